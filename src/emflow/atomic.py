@@ -1,0 +1,83 @@
+"""Atomic outputs: write to a temporary name beside the target, rename when complete.
+
+Public functions
+----------------
+atomic_path(target)      context manager yielding a temp path; renamed onto target on success
+atomic_dir(target)       the same for a directory (the temp dir is renamed as a whole)
+write_bytes_atomic(target, data)
+write_text_atomic(target, text)
+write_json_atomic(target, obj)
+
+Temp names start with ``.emflow-tmp-`` so an interrupted run never leaves a file that looks
+complete, and a later run (or a test) can find and remove leftovers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+TMP_PREFIX = ".emflow-tmp-"
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary file path in the target's folder; rename it onto ``target`` on success.
+
+    On an exception (including KeyboardInterrupt) the temporary file is removed and ``target``
+    is left as it was.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=target.suffix, dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+@contextlib.contextmanager
+def atomic_dir(target: str | os.PathLike[str], overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary directory beside ``target``; rename it to ``target`` on success.
+
+    With ``overwrite`` an existing ``target`` is replaced (removed just before the rename).
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=target.parent))
+    try:
+        yield tmp
+        if target.exists() and overwrite:
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_bytes_atomic(target: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``target`` atomically; return the target path."""
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(data)
+    return Path(target)
+
+
+def write_text_atomic(target: str | os.PathLike[str], text: str) -> Path:
+    """Write UTF-8 ``text`` to ``target`` atomically; return the target path."""
+    return write_bytes_atomic(target, text.encode("utf-8"))
+
+
+def write_json_atomic(target: str | os.PathLike[str], obj: Any, indent: int | None = 2) -> Path:
+    """Write ``obj`` as JSON to ``target`` atomically; return the target path."""
+    return write_text_atomic(target, json.dumps(obj, indent=indent) + "\n")

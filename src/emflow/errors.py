@@ -1,0 +1,54 @@
+"""Errors that emflow reports to the user as one line.
+
+`EmflowInputError(path, problem)` is raised for bad input (a file or a parameter);
+its message is always ``"FILE: problem"`` (or ``"--param: problem"``) so the CLI can
+print it on one line and exit 2 (or record it in the manifest) without a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def _one_line(text: str) -> str:
+    """Fold newlines so that a message never spans several lines."""
+    return " ".join(str(text).split())
+
+
+class EmflowError(Exception):
+    """Base class of every error emflow reports as one line."""
+
+    exit_code = 2
+
+    def one_line(self) -> str:
+        return _one_line(str(self))
+
+
+class EmflowInputError(EmflowError):
+    """Bad input: a file that cannot be used, or a parameter with a bad value.
+
+    Parameters
+    ----------
+    subject : str or os.PathLike
+        The file path or parameter name (e.g. ``"--bin"``) the problem is about.
+    problem : str
+        What is wrong, in words a user understands.
+    """
+
+    exit_code = 2
+
+    def __init__(self, subject: str | os.PathLike[str], problem: str) -> None:
+        self.subject = os.fspath(subject)
+        self.problem = _one_line(problem)
+        super().__init__(f"{self.subject}: {self.problem}")
+
+
+class EmflowStepError(EmflowError):
+    """A processing step ran but failed (e.g. batchruntomo aborted): exit 1."""
+
+    exit_code = 1
+
+    def __init__(self, subject: str | os.PathLike[str], problem: str) -> None:
+        self.subject = os.fspath(subject)
+        self.problem = _one_line(problem)
+        super().__init__(f"{self.subject}: {self.problem}")
