@@ -21,6 +21,7 @@ from emflow.errors import EmflowError
 # one step (e.g. ASTRA) never stops `emflow info` from working.
 COMMANDS: dict[str, str] = {
     "info": "emflow.cli.info:info",
+    "zarr": "emflow.cli.zarr:zarr",
 }
 
 
