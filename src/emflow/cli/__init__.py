@@ -21,6 +21,8 @@ from emflow.errors import EmflowError
 # one step (e.g. ASTRA) never stops `emflow info` from working.
 COMMANDS: dict[str, str] = {
     "info": "emflow.cli.info:info",
+    "spatialomics": "emflow.cli.spatialomics:spatialomics",
+    "spatialomics-file": "emflow.cli.spatialomics:spatialomics_file",
     "zarr": "emflow.cli.zarr:zarr",
 }
 
