@@ -1,0 +1,178 @@
+"""MRC volume -> Neuroglancer precomputed pyramid + visual min/max, in one streamed pass.
+
+Public names
+------------
+make_pyramid(volume, outdir, ...) -> PyramidResult
+compute_minmax(path, mad=5.0) -> dict      the SPEC §6 JSON of an MRC (or .nii/.nii.gz)
+value_range(volume) -> (min, max)          float data: first pass, also rejecting NaN/Inf
+PyramidResult                              outdir, minmax (SPEC dict), stats (floats), info, zarr_out
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emflow.atomic import atomic_dir, write_bytes_atomic
+from emflow.errors import EmflowInputError
+from emflow.mrc import MrcVolume
+from emflow.pyramid.minmax import HistogramAccumulator, minmax_bytes, minmax_json, visual_stats
+from emflow.pyramid.precomputed import PrecomputedWriter
+from emflow.pyramid.reader import convert, converted_dtype, iter_slabs_checked, open_checked
+from emflow.pyramid.scales import pyramid_info, resolution_nm
+
+NG_FORMATS = ("precomputed", "zarr", "both")
+
+
+@dataclasses.dataclass(frozen=True)
+class PyramidResult:
+    """What `make_pyramid` wrote: ``minmax`` is the SPEC §6 dict of strings."""
+
+    outdir: Path | None
+    minmax: dict[str, str]
+    stats: dict[str, float]
+    info: dict[str, Any]
+    minmax_json: Path | None = None
+    zarr_out: Path | None = None
+
+
+def value_range(volume: MrcVolume, slab_size: int = 64) -> tuple[float, float] | None:
+    """(min, max) of float data in the converted domain (None for integers); NaN/Inf raise."""
+    if volume.info.dtype.kind != "f":
+        return None
+    lo, hi = np.inf, -np.inf
+    for _, slab in iter_slabs_checked(volume, slab_size):
+        lo, hi = min(lo, float(slab.min())), max(hi, float(slab.max()))
+    return lo, hi
+
+
+def _check_outdir(outdir: Path, overwrite: bool) -> None:
+    if outdir.exists() and not outdir.is_dir():
+        raise EmflowInputError(outdir, "exists and is not a folder")
+    if outdir.is_dir() and any(outdir.iterdir()) and not overwrite:
+        raise EmflowInputError(outdir, "exists and is not empty (use --overwrite to replace it)")
+
+
+def _zarr_writer(zarr_out: Path | None, volume: MrcVolume, chunk: int, workers: int, overwrite: bool) -> Any:
+    if zarr_out is None:
+        raise EmflowInputError("--zarr-out", "is needed with --ng-format zarr or both")
+    try:
+        from emflow.pyramid.zarr_writer import ZarrPyramidWriter
+    except ImportError as exc:  # pragma: no cover - the OME-Zarr writer ships with emflow
+        raise EmflowInputError("--ng-format", f"OME-Zarr output is not available: {exc}") from exc
+    info = volume.info
+    vx, vy, vz = info.voxel_size_angstrom
+    dtype = np.dtype(np.float32) if info.dtype == np.float16 else info.dtype
+    return ZarrPyramidWriter(zarr_out, info.shape, dtype, (vz / 10, vy / 10, vx / 10), chunk,
+                             workers=workers, overwrite=overwrite)
+
+
+def make_pyramid(
+    volume: str | os.PathLike[str],
+    outdir: str | os.PathLike[str],
+    *,
+    minmax_json: str | os.PathLike[str] | None = None,
+    mad: float = 5.0,
+    chunk: int = 64,
+    gzip: bool = False,
+    workers: int = 1,
+    overwrite: bool = False,
+    force: bool = False,
+    ng_format: str = "precomputed",
+    zarr_out: str | os.PathLike[str] | None = None,
+) -> PyramidResult:
+    """Write the precomputed pyramid of an MRC volume and its visual min/max, in one pass.
+
+    Parameters
+    ----------
+    volume : 3D MRC (int8, uint8, int16, uint16, float32, float16); a tilt series (nz = number
+        of angles in a .rawtlt/.tlt beside it) is refused unless ``force``
+    outdir : the precomputed folder (``info`` + one folder per scale); written under a temp
+        name beside it and renamed at the end; an existing non-empty folder needs ``overwrite``
+    minmax_json : also write the SPEC §6 min/max JSON here
+    mad : MAD multiple for Min/Max
+    chunk : target chunk edge (power of two)
+    gzip : gzip the chunks (``NAME.gz``)
+    workers : threads for chunk writing and downscaling
+    ng_format : "precomputed", "zarr" (OME-Zarr at ``zarr_out`` only) or "both"
+    """
+    if ng_format not in NG_FORMATS:
+        raise EmflowInputError("--ng-format", f"{ng_format!r} is not one of {', '.join(NG_FORMATS)}")
+    if not mad > 0:
+        raise EmflowInputError("--mad", f"must be > 0 (got {mad})")
+    if chunk < 2 or chunk & (chunk - 1):
+        raise EmflowInputError("--chunk", f"must be a power of two >= 2 (got {chunk})")
+    outdir = Path(outdir)
+    zarr_path = Path(zarr_out) if zarr_out is not None else None
+    with open_checked(volume, force) as vol:
+        if ng_format != "zarr":
+            _check_outdir(outdir, overwrite)
+        info_mrc = vol.info
+        dtype = converted_dtype(info_mrc.dtype)
+        nz, ny, nx = info_mrc.shape
+        info = pyramid_info((nx, ny, nz), resolution_nm(info_mrc.voxel_size_angstrom), dtype.name, chunk)
+        histogram = HistogramAccumulator(dtype, value_range(vol))
+        zarr = _zarr_writer(zarr_path, vol, chunk, workers, overwrite) if ng_format != "precomputed" else None
+        if ng_format == "zarr":
+            _stream(vol, None, histogram, zarr, chunk)
+            written = None
+        else:
+            with atomic_dir(outdir, overwrite=overwrite) as tmp:
+                writer = PrecomputedWriter(tmp, info, workers=workers, gzip=gzip)
+                _stream(vol, writer, histogram, zarr, writer.slab_sections)
+            written = outdir
+    stats = visual_stats(*histogram.result(), mad)
+    minmax = minmax_json_of(stats)
+    json_path = write_bytes_atomic(minmax_json, minmax_bytes(minmax)) if minmax_json is not None else None
+    return PyramidResult(written, minmax, stats, info, json_path, zarr_path)
+
+
+def minmax_json_of(stats: dict[str, float]) -> dict[str, str]:
+    """The SPEC §6 dict of `visual_stats` output."""
+    return minmax_json(stats)
+
+
+def _stream(vol: MrcVolume, writer: PrecomputedWriter | None, histogram: HistogramAccumulator, zarr: Any, slab: int) -> None:
+    """The one pass over the data: histogram, precomputed chunks, OME-Zarr."""
+    try:
+        for z0, native in iter_slabs_checked(vol, slab):
+            values = convert(native)
+            histogram.update(values)
+            if writer is not None:
+                writer.add_slab(values)
+            if zarr is not None:
+                zarr.add_slab(z0, native.astype(np.float32) if native.dtype == np.float16 else native)
+        if writer is not None:
+            writer.close()
+    except BaseException:
+        if zarr is not None and hasattr(zarr, "abort"):
+            zarr.abort()
+        raise
+    if zarr is not None:
+        zarr.close()
+
+
+def compute_minmax(path: str | os.PathLike[str], mad: float = 5.0) -> tuple[dict[str, str], dict[str, float]]:
+    """The SPEC §6 min/max of an MRC volume (converted domain) or a NIfTI image (its own dtype).
+
+    Returns the JSON dict (strings) and the float stats (`visual_stats`).
+    """
+    if not mad > 0:
+        raise EmflowInputError("--mad", f"must be > 0 (got {mad})")
+    path = Path(path)
+    if path.name.endswith((".nii", ".nii.gz")):
+        from emflow.pyramid.nifti import nifti_histogram
+
+        centres, counts = nifti_histogram(path)
+    else:
+        with open_checked(path, force=True, what="min/max") as vol:
+            histogram = HistogramAccumulator(converted_dtype(vol.info.dtype), value_range(vol))
+            for _, slab in iter_slabs_checked(vol, 64):
+                histogram.update(convert(slab))
+        centres, counts = histogram.result()
+    stats = visual_stats(centres, counts, mad)
+    return minmax_json(stats), stats

@@ -1,0 +1,150 @@
+"""Slab-streamed Neuroglancer precomputed writer (raw chunks, flat names), every level in one pass.
+
+Public names
+------------
+PrecomputedWriter(folder, info, workers=1, gzip=False)
+    ``.add_slab(slab)`` (converted values, z order), ``.close()``; writes ``info`` and chunks.
+
+Each level keeps one chunk-row of sections (the level's chunk size along z); when a row is full
+its chunks are written and its 2x2x2 (or anisotropic) mean is pushed to the level above, so
+memory stays near one chunk-row per level whatever the volume's depth. Within a row the work
+is split in bands of one chunk along y, run on a thread pool (numpy and file writes release
+the GIL), in order.
+"""
+
+from __future__ import annotations
+
+import gzip as gzip_module
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emflow.pyramid.downscale import downscale
+from emflow.pyramid.scales import Scale, chunk_name, info_bytes, scales_of
+
+
+def _write_file(path: str, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+
+
+class _Level:
+    """One scale: a buffer of up to one chunk-row of (z, y, x) sections."""
+
+    def __init__(self, scale: Scale, dtype: np.dtype) -> None:
+        self.scale = scale
+        sx, sy, _ = scale.size
+        self.rows = scale.chunk[2]
+        self.buffer = np.empty((self.rows, sy, sx), dtype=dtype)
+        self.filled = 0
+        self.z0 = 0  # global z of buffer[0]
+
+
+class PrecomputedWriter:
+    """Write a precomputed pyramid from converted slabs fed in z order.
+
+    Parameters
+    ----------
+    folder : the pyramid folder (must exist; ``info`` and one folder per scale go in it)
+    info : the ``info`` dict (`emflow.pyramid.scales.pyramid_info`)
+    workers : threads for chunk encoding and downscaling
+    gzip : gzip each chunk (``NAME.gz``, as neuroglancer-scripts names them)
+    """
+
+    def __init__(self, folder: str | os.PathLike[str], info: dict[str, Any], workers: int = 1, gzip: bool = False) -> None:
+        self.folder = Path(folder)
+        self.info = info
+        self.dtype = np.dtype(info["data_type"]).newbyteorder("<")
+        self.gzip = gzip
+        self.levels = [_Level(s, self.dtype) for s in scales_of(info)]
+        self.pool = ThreadPoolExecutor(max(1, workers)) if workers > 1 else None
+        self.sections_in = 0
+        for level in self.levels:
+            (self.folder / level.scale.key).mkdir(parents=True, exist_ok=True)
+        _write_file(str(self.folder / "info"), info_bytes(info))
+
+    @property
+    def slab_sections(self) -> int:
+        """The best slab size to feed: one chunk-row of the full-resolution level."""
+        return self.levels[0].rows
+
+    def add_slab(self, slab: np.ndarray) -> None:
+        """Append ``(n, ny, nx)`` sections of the full-resolution level (converted dtype)."""
+        self.sections_in += slab.shape[0]
+        self._push(0, slab)
+
+    def close(self) -> None:
+        """Flush the partial rows of every level (in order) and stop the threads."""
+        try:
+            nz = self.levels[0].scale.size[2]
+            if self.sections_in != nz:
+                raise ValueError(f"received {self.sections_in} of {nz} sections")
+            for index in range(len(self.levels)):
+                level = self.levels[index]
+                if level.filled:
+                    filled, level.filled = level.filled, 0
+                    self._emit(index, level.buffer[:filled])
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown()
+
+    def _push(self, index: int, piece: np.ndarray) -> None:
+        level = self.levels[index]
+        start, n = 0, piece.shape[0]
+        while start < n:
+            if level.filled == 0 and n - start >= level.rows:
+                self._emit(index, piece[start : start + level.rows])
+                start += level.rows
+                continue
+            take = min(level.rows - level.filled, n - start)
+            level.buffer[level.filled : level.filled + take] = piece[start : start + take]
+            level.filled += take
+            start += take
+            if level.filled == level.rows:
+                self._emit(index, level.buffer)
+                level.filled = 0
+
+    def _emit(self, index: int, rows: np.ndarray) -> None:
+        level = self.levels[index]
+        self._process(index, rows, level.z0)
+        level.z0 += rows.shape[0]
+
+    def _process(self, index: int, rows: np.ndarray, z0: int) -> None:
+        """Write one chunk-row of level ``index`` and push its downscaled rows to the next level."""
+        scale = self.levels[index].scale
+        cy = scale.chunk[1]
+        bands = [(y0, min(y0 + cy, rows.shape[1])) for y0 in range(0, rows.shape[1], cy)]
+        nxt = self.levels[index + 1].scale if index + 1 < len(self.levels) else None
+
+        def band(yy: tuple[int, int]) -> np.ndarray | None:
+            y0, y1 = yy
+            part = rows[:, y0:y1]
+            self._write_chunks(scale, part, y0, z0)
+            if nxt is None:
+                return None
+            fx, fy, fz = nxt.factors
+            return downscale(part, (fz, fy, fx))
+
+        results = list(self.pool.map(band, bands)) if self.pool is not None else [band(b) for b in bands]
+        if nxt is not None:
+            self._push(index + 1, np.concatenate(results, axis=1))  # type: ignore[arg-type]
+
+    def _write_chunks(self, scale: Scale, part: np.ndarray, y0: int, z0: int) -> None:
+        cx = scale.chunk[0]
+        nz, ny, nx = part.shape
+        for x0 in range(0, nx, cx):
+            x1 = min(x0 + cx, nx)
+            data = np.ascontiguousarray(part[:, :, x0:x1], dtype=self.dtype).tobytes()
+            name = chunk_name(scale.key, x0, x1, y0, y0 + ny, z0, z0 + nz)
+            if self.gzip:
+                _write_file(str(self.folder / (name + ".gz")), gzip_module.compress(data, compresslevel=6, mtime=0))
+            else:
+                _write_file(str(self.folder / name), data)
