@@ -20,6 +20,8 @@ from emflow.errors import EmflowError
 # name -> "module:attribute"; modules are imported lazily so a broken optional dependency of
 # one step (e.g. ASTRA) never stops `emflow info` from working.
 COMMANDS: dict[str, str] = {
+    "adoc": "emflow.cli.adoc:adoc",
+    "adoc-check": "emflow.cli.adoc:adoc_check",
     "info": "emflow.cli.info:info",
     "spatialomics": "emflow.cli.spatialomics:spatialomics",
     "spatialomics-file": "emflow.cli.spatialomics:spatialomics_file",
