@@ -1,0 +1,202 @@
+"""Coarse tilt-series alignment by cross-correlation of neighbouring tilts (SPEC §3.2).
+
+The preview backend's stand-in for IMOD's tiltxcorr: no fiducials, no tilt-axis refinement.
+All arrays are ``(y, x)`` sections or ``(z, y, x)`` stacks; shifts are ``(dx, dy)`` pixels.
+
+Public functions
+----------------
+bin_section(section, bin_factor)            block mean, trailing rows/columns trimmed evenly
+read_binned_stack(volume, bin_factor)       binned float32 stack, read section by section
+affine_section(img, tilt_axis_deg, ...)     rotate by -tilt_axis_deg, stretch in x, shift
+prepare_for_xcorr(img)                      normalise, taper edges, band-pass (FFT)
+xcorr_shift(ref_fft, mov_fft)               sub-pixel shift of ``mov`` relative to ``ref``
+neighbour_shifts(binned, angles_deg, ...)   cumulative shifts from the zero tilt outwards
+apply_alignment(binned, tilt_axis_deg, shifts, out_shape)   aligned stack (in place if possible)
+
+Model: the content of raw tilt ``i`` is displaced by ``d_i`` (after rotating the tilt axis onto
+y). Stretching tilt ``i`` by ``s = cos(theta_j) / cos(theta_i)`` in x about the centre and
+correlating it with its neighbour ``j`` (one step nearer to 0 degrees) measures
+``t = (s * d_i,x - d_j,x, d_i,y - d_j,y)``, so ``d_i = ((t_x + d_j,x) / s, t_y + d_j,y)``.
+The zero tilt is the reference (``d = 0``), as in tiltxcorr: a shift of the whole series is not
+measurable by cross-correlation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+from scipy import ndimage
+
+from emflow.mrc import MrcVolume
+
+# tiltxcorr's default band-pass, in cycles/pixel: FilterSigma1, FilterRadius2, FilterSigma2.
+SIGMA1 = 0.03
+RADIUS2 = 0.25
+SIGMA2 = 0.05
+TAPER_FRACTION = 0.1
+ORDER = 3
+
+
+def bin_section(section: np.ndarray, bin_factor: int) -> np.ndarray:
+    """Mean of ``bin_factor`` x ``bin_factor`` blocks (float32); left-over pixels trimmed evenly.
+
+    Output size is ``ny // bin_factor`` x ``nx // bin_factor``, as IMOD's ``newstack -bin``.
+    """
+    img = np.asarray(section, dtype=np.float32)
+    if bin_factor == 1:
+        return img.copy()
+    ny, nx = img.shape
+    oy, ox = ny // bin_factor, nx // bin_factor
+    y0, x0 = (ny - oy * bin_factor) // 2, (nx - ox * bin_factor) // 2
+    core = img[y0:y0 + oy * bin_factor, x0:x0 + ox * bin_factor]
+    return core.reshape(oy, bin_factor, ox, bin_factor).mean(axis=(1, 3), dtype=np.float64).astype(np.float32)
+
+
+def read_binned_stack(volume: MrcVolume, bin_factor: int, progress: Callable[[str], None] | None = None) -> np.ndarray:
+    """Read ``volume`` one section at a time and return the ``(nz, ny//b, nx//b)`` binned stack."""
+    nz, ny, nx = volume.shape
+    out = np.empty((nz, ny // bin_factor, nx // bin_factor), dtype=np.float32)
+    for z in range(nz):
+        section = volume.read_section(z)
+        if section.dtype.kind == "f" and not np.isfinite(section).all():
+            from emflow.mrc import require_finite
+
+            require_finite(volume.info.path, section, z)
+        out[z] = bin_section(section, bin_factor)
+    if progress:
+        progress(f"read and binned {nz} sections of {nx} x {ny} by {bin_factor}")
+    return out
+
+
+def _affine(in_shape: tuple[int, int], out_shape: tuple[int, int], tilt_axis_deg: float,
+            stretch_x: float, shift_xy: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Matrix and offset for ``ndimage.affine_transform``: output (y, x) -> input (y, x).
+
+    Output coordinate q (relative to the output centre) comes from input point
+    ``R(tilt_axis_deg) @ (S^-1 q + d)`` (relative to the input centre), x right, y = row index.
+    """
+    a = math.radians(tilt_axis_deg)
+    ca, sa = math.cos(a), math.sin(a)
+    # R(A) in (x, y): [[ca, -sa], [sa, ca]]; in (y, x) index order: [[ca, sa], [-sa, ca]].
+    rot_yx = np.array([[ca, sa], [-sa, ca]])
+    inv_stretch_yx = np.diag([1.0, 1.0 / stretch_x])
+    matrix = rot_yx @ inv_stretch_yx
+    c_in = (np.asarray(in_shape, dtype=float) - 1.0) / 2.0
+    c_out = (np.asarray(out_shape, dtype=float) - 1.0) / 2.0
+    d_yx = np.array([shift_xy[1], shift_xy[0]], dtype=float)
+    offset = c_in + rot_yx @ d_yx - matrix @ c_out
+    return matrix, offset
+
+
+def affine_section(img: np.ndarray, tilt_axis_deg: float = 0.0, stretch_x: float = 1.0,
+                   shift_xy: tuple[float, float] = (0.0, 0.0), out_shape: tuple[int, int] | None = None,
+                   fill: float | None = None) -> np.ndarray:
+    """Rotate ``img`` by ``-tilt_axis_deg`` (so an axis at that angle from y becomes y), stretch
+    by ``stretch_x`` along x and move its content by ``-shift_xy`` pixels; linear interpolation,
+    outside filled with the image mean (as IMOD's newstack)."""
+    out_shape = img.shape if out_shape is None else out_shape
+    if tilt_axis_deg == 0.0 and stretch_x == 1.0 and shift_xy == (0.0, 0.0) and out_shape == img.shape:
+        return np.array(img, dtype=np.float32)
+    matrix, offset = _affine(img.shape, out_shape, tilt_axis_deg, stretch_x, shift_xy)
+    cval = float(img.mean()) if fill is None else fill
+    return ndimage.affine_transform(img, matrix, offset=offset, output_shape=out_shape,
+                                    output=np.float32, order=ORDER, mode="constant", cval=cval)
+
+
+def _bandpass(shape: tuple[int, int]) -> np.ndarray:
+    fy = np.fft.fftfreq(shape[0])[:, None]
+    fx = np.fft.rfftfreq(shape[1])[None, :]
+    r = np.sqrt(fy * fy + fx * fx)
+    high = 1.0 - np.exp(-(r * r) / (2 * SIGMA1 * SIGMA1))
+    low = np.where(r <= RADIUS2, 1.0, np.exp(-((r - RADIUS2) ** 2) / (2 * SIGMA2 * SIGMA2)))
+    return (high * low).astype(np.float32)
+
+
+def _taper(shape: tuple[int, int]) -> np.ndarray:
+    def ramp(n: int) -> np.ndarray:
+        w = max(1, int(round(n * TAPER_FRACTION)))
+        edge = 0.5 - 0.5 * np.cos(np.pi * (np.arange(w) + 0.5) / w)
+        r = np.ones(n, dtype=np.float32)
+        r[:w] = edge
+        r[n - w:] = np.minimum(r[n - w:], edge[::-1])
+        return r
+
+    return ramp(shape[0])[:, None] * ramp(shape[1])[None, :]
+
+
+def prepare_for_xcorr(img: np.ndarray) -> np.ndarray:
+    """Zero mean, unit variance, cosine-tapered edges; returns the band-passed ``rfft2``."""
+    x = np.asarray(img, dtype=np.float32)
+    x = x - x.mean()
+    std = float(x.std())
+    if std > 0:
+        x = x / std
+    x = x * _taper(x.shape)
+    return np.fft.rfft2(x) * _bandpass(x.shape)
+
+
+def _parabola(m1: float, c: float, p1: float) -> float:
+    den = m1 - 2 * c + p1
+    return 0.0 if den >= 0 else float(np.clip(0.5 * (m1 - p1) / den, -0.5, 0.5))
+
+
+def xcorr_shift(ref_fft: np.ndarray, mov_fft: np.ndarray, shape: tuple[int, int]) -> tuple[float, float]:
+    """Shift ``(dx, dy)`` such that ``mov(x) ~ ref(x - d)``: peak of the cross-correlation,
+    refined by a parabola through the peak and its neighbours in each axis."""
+    cc = np.fft.irfft2(np.conj(ref_fft) * mov_fft, s=shape)
+    iy, ix = np.unravel_index(int(np.argmax(cc)), cc.shape)
+    ny, nx = shape
+    fy = _parabola(cc[(iy - 1) % ny, ix], cc[iy, ix], cc[(iy + 1) % ny, ix])
+    fx = _parabola(cc[iy, (ix - 1) % nx], cc[iy, ix], cc[iy, (ix + 1) % nx])
+    dy = (iy + ny // 2) % ny - ny // 2 + fy
+    dx = (ix + nx // 2) % nx - nx // 2 + fx
+    return float(dx), float(dy)
+
+
+def zero_tilt_index(angles_deg: np.ndarray) -> int:
+    """Index of the tilt nearest 0 degrees (the first one on a tie)."""
+    return int(np.argmin(np.abs(np.asarray(angles_deg))))
+
+
+def neighbour_shifts(binned: np.ndarray, angles_deg: np.ndarray, tilt_axis_deg: float = 0.0) -> np.ndarray:
+    """Shifts ``(nz, 2)`` as ``(dx, dy)`` in binned pixels, in the frame rotated so the tilt
+    axis is along y, relative to the tilt nearest 0 degrees, accumulated outwards.
+
+    Neighbours are taken in stack order (a stack sorted by angle, as tilt series are).
+    """
+    nz = binned.shape[0]
+    angles = np.asarray(angles_deg, dtype=float)
+    z0 = zero_tilt_index(angles)
+    shifts = np.zeros((nz, 2), dtype=np.float64)
+    shape = binned.shape[1:]
+    ref0 = prepare_for_xcorr(affine_section(binned[z0], tilt_axis_deg))
+    for step in (-1, 1):
+        ref = ref0
+        for i in range(z0 + step, nz if step > 0 else -1, step):
+            j = i - step
+            s = math.cos(math.radians(angles[j])) / max(1e-3, math.cos(math.radians(angles[i])))
+            mov = prepare_for_xcorr(affine_section(binned[i], tilt_axis_deg, stretch_x=s))
+            tx, ty = xcorr_shift(ref, mov, shape)
+            shifts[i] = ((tx + shifts[j, 0]) / s, ty + shifts[j, 1])
+            ref = prepare_for_xcorr(affine_section(binned[i], tilt_axis_deg)) if s != 1.0 else mov
+    return shifts
+
+
+def aligned_shape(shape_yx: tuple[int, int], tilt_axis_deg: float) -> tuple[int, int]:
+    """Output (ny, nx): swapped when the rotation is nearer 90 than 0 degrees (keeps the field)."""
+    a = abs(math.remainder(tilt_axis_deg, 180.0))
+    return (shape_yx[1], shape_yx[0]) if a > 45.0 else tuple(shape_yx)
+
+
+def apply_alignment(binned: np.ndarray, tilt_axis_deg: float, shifts_xy: np.ndarray) -> np.ndarray:
+    """Aligned stack: each section rotated by ``-tilt_axis_deg`` and moved by ``-shift``.
+
+    Works in place (returns ``binned``) when the aligned shape equals the binned shape.
+    """
+    out_shape = aligned_shape(binned.shape[1:], tilt_axis_deg)
+    out = binned if out_shape == binned.shape[1:] else np.empty((binned.shape[0], *out_shape), np.float32)
+    for z in range(binned.shape[0]):
+        out[z] = affine_section(binned[z], tilt_axis_deg, 1.0, tuple(shifts_xy[z]), out_shape)
+    return out
