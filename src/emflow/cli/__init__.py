@@ -22,9 +22,14 @@ from emflow.errors import EmflowError
 COMMANDS: dict[str, str] = {
     "adoc": "emflow.cli.adoc:adoc",
     "adoc-check": "emflow.cli.adoc:adoc_check",
+    "demo": "emflow.cli.run:demo",
     "info": "emflow.cli.info:info",
+    "manifest": "emflow.cli.manifest:manifest",
+    "record": "emflow.cli.record:record",
+    "run": "emflow.cli.run:run",
     "spatialomics": "emflow.cli.spatialomics:spatialomics",
     "spatialomics-file": "emflow.cli.spatialomics:spatialomics_file",
+    "validate-assets": "emflow.cli.manifest:validate_assets",
     "zarr": "emflow.cli.zarr:zarr",
 }
 

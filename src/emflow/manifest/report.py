@@ -1,0 +1,131 @@
+"""``OUT/report.html``: one self-contained page per run (SPEC §8, issue 10).
+
+A row per series: thumbnail, key image, the tilt and reconstruction movies in ``<video>``, the
+visual min/max, the reconstruction backend (preview flagged), step timings, and for a failed
+series its message. Links are relative to OUT, so the page works opened as a file, and the CSS
+is inline with a print layout. Built from the assets manifest alone.
+
+Public functions
+----------------
+render_report(assets, title=...) -> str
+write_report(out, assets) -> Path
+"""
+
+from __future__ import annotations
+
+import datetime
+import html
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from emflow import __version__
+from emflow.atomic import write_text_atomic
+
+PREVIEW_NOTE = "preview reconstruction (no fiducial alignment)"
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:1.5rem;color:#222}
+h1{font-size:1.4rem;margin:0 0 .3rem} .meta{color:#555;margin-bottom:1rem}
+table{border-collapse:collapse;width:100%} th,td{border:1px solid #ccc;padding:.4rem;vertical-align:top;text-align:left}
+th{background:#f2f2f2} img.thumb{width:150px;height:auto} img.key{width:256px;height:auto}
+video{width:256px;height:256px;background:#000} .status-success{color:#176417;font-weight:600}
+.status-error{color:#b00020;font-weight:600} .preview{background:#fff3cd;padding:.1rem .3rem;border-radius:3px}
+.msg{font-family:ui-monospace,monospace;white-space:pre-wrap;word-break:break-word;max-width:40rem}
+dl{margin:0} dt{font-weight:600;display:inline} dd{display:inline;margin:0 .6rem 0 .2rem}
+@media print{body{margin:0} video{display:none} .video-link{display:inline} tr{page-break-inside:avoid}}
+.video-link{display:none}
+"""
+
+
+def _e(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _href(path: str) -> str:
+    return _e(quote(path, safe="/"))
+
+
+def _assets_by_type(entry: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for image in entry.get("imageSet", []):
+        for asset in image.get("assets", []):
+            found.setdefault(asset["type"], asset)
+    return found
+
+
+def _media_cells(assets: dict[str, dict[str, Any]], title: str) -> str:
+    cells = []
+    for kind, css in (("thumbnail", "thumb"), ("keyImage", "key")):
+        a = assets.get(kind)
+        cells.append(f'<td><img class="{css}" src="{_href(a["path"])}" alt="{_e(kind)} of {_e(title)}"></td>' if a else "<td></td>")
+    for kind in ("tiltMovie", "recMovie"):
+        a = assets.get(kind)
+        if a:
+            src = _href(a["path"])
+            cells.append(f'<td><video class="{_e(kind)}" src="{src}" controls muted loop preload="metadata"></video>'
+                         f'<br><a href="{src}">{_e(Path(a["path"]).name)}</a></td>')
+        else:
+            cells.append("<td></td>")
+    return "".join(cells)
+
+
+def _details(entry: dict[str, Any], assets: dict[str, dict[str, Any]]) -> str:
+    meta = (entry.get("imageSet") or [{}])[0].get("imageMetadata", {})
+    parts = []
+    backend = meta.get("reconstruction")
+    if backend:
+        note = f' <span class="preview">{_e(PREVIEW_NOTE)}</span>' if backend == "preview" else ""
+        parts.append(f"<div>reconstruction: <b>{_e(backend)}</b>{note}</div>")
+    ng = assets.get("neuroglancerPrecomputed")
+    if ng and ng.get("metadata"):
+        m = ng["metadata"]
+        parts.append("<div>visual min/max: <dl>" + "".join(
+            f"<dt>{label}</dt><dd>{_e(m.get(key, ''))}</dd>" for label, key in (
+                ("min", "neuroglancerPrecomputedMin"), ("max", "neuroglancerPrecomputedMax"),
+                ("floor", "neuroglancerPrecomputedFloor"), ("limit", "neuroglancerPrecomputedLimit"))
+        ) + f'</dl> <a href="{_href(ng["path"])}/">pyramid</a></div>')
+    for kind in ("averagedVolume", "volume"):
+        if kind in assets:
+            parts.append(f'<div>{_e(kind)}: <a href="{_href(assets[kind]["path"])}">{_e(Path(assets[kind]["path"]).name)}</a></div>')
+    seconds = meta.get("stepSeconds") or {}
+    if seconds:
+        total = sum(seconds.values())
+        steps = ", ".join(f"{_e(k)} {v:.1f} s" for k, v in seconds.items())
+        parts.append(f"<div>timings: {steps} (total {total:.1f} s)</div>")
+    if entry.get("message"):
+        parts.append(f'<div class="msg">{_e(entry["message"])}</div>')
+    return "".join(parts)
+
+
+def _row(entry: dict[str, Any]) -> str:
+    assets = _assets_by_type(entry)
+    status = entry.get("status", "error")
+    return (f'<tr class="series" data-status="{_e(status)}"><td><b>{_e(entry.get("title", ""))}</b><br>'
+            f'<span class="status-{_e(status)}">{_e(status)}</span><br><small>{_e(entry.get("primaryFilePath", ""))}</small></td>'
+            f"{_media_cells(assets, entry.get('title', ''))}<td>{_details(entry, assets)}</td></tr>")
+
+
+def render_report(assets: dict[str, Any], title: str = "emflow run report") -> str:
+    """The HTML page for a manifest (``assets.json`` as a dict)."""
+    files = assets.get("files", [])
+    ok = sum(f.get("status") == "success" for f in files)
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    rows = "\n".join(_row(f) for f in files) or '<tr><td colspan="6">no tilt series found</td></tr>'
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{_e(title)}</title><style>{CSS}</style></head>
+<body><h1>{_e(title)}</h1>
+<div class="meta">status <b class="status-{'success' if assets.get('status') == 'success' else 'error'}">{_e(assets.get('status', ''))}</b>:
+{ok} of {len(files)} series succeeded &middot; emflow {_e(__version__)} &middot; {stamp} &middot;
+<a href="assets.json">assets.json</a> &middot; <a href="run_log.txt">run_log.txt</a></div>
+<table><thead><tr><th>series</th><th>thumbnail</th><th>key image</th><th>tilt movie</th><th>reconstruction movie</th><th>details</th></tr></thead>
+<tbody>
+{rows}
+</tbody></table></body></html>
+"""
+
+
+def write_report(out: str | Path, assets: dict[str, Any]) -> Path:
+    """Write ``OUT/report.html`` atomically."""
+    return write_text_atomic(Path(out) / "report.html", render_report(assets))

@@ -1,0 +1,214 @@
+"""The per-series step chain of the local runner: check → adoc → brt → tilt movie → rec movie → pyramid.
+
+Each step is a plain function ``(ctx) -> StepResult`` that calls one library function (imported
+lazily, so a missing optional dependency only fails the step that needs it) and says which files
+it read and wrote, for the status record. Paths follow SPEC §9.
+
+Public names
+------------
+RunOptions, SeriesContext, StepResult, Step
+STEPS            the chain, in order
+intermediates(ctx)   files removed after the chain unless --save-intermediates
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from emflow.errors import EmflowInputError, EmflowStepError
+from emflow.runner.discover import Series
+
+MIN_TILTS = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    """Everything `emflow run` passes to the series chain.
+
+    ``adoc`` holds `emflow.adoc.AdocParams` field values (``bin_factor``, ``thickness_px`` ...).
+    """
+
+    recon: str = "auto"
+    adoc: dict[str, Any] = dataclasses.field(default_factory=dict)
+    workers: int = 1
+    cpus_per_series: int = 1
+    gpus: int = 0
+    tilt_axis_deg: float | None = None
+    resume: bool = False
+    ng_source: str = "full_rec"
+    save_intermediates: bool = False
+    tilt_fps: int = 4
+    rec_fps: int = 8
+    movie_size: int = 1024
+
+
+@dataclasses.dataclass(frozen=True)
+class SeriesContext:
+    """One series' paths in OUT (SPEC §9)."""
+
+    series: Series
+    out: Path
+    options: RunOptions
+
+    @property
+    def name(self) -> str:
+        return self.series.basename
+
+    @property
+    def series_dir(self) -> Path:
+        return self.out / self.name
+
+    @property
+    def brt_dir(self) -> Path:
+        return self.series_dir / "brt"
+
+    @property
+    def status_dir(self) -> Path:
+        return self.series_dir / ".emflow"
+
+    def brt_file(self, suffix: str) -> Path:
+        return self.brt_dir / f"{self.name}{suffix}"
+
+
+@dataclasses.dataclass
+class StepResult:
+    inputs: list[Path]
+    outputs: list[Path]
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    name: str
+    run: Callable[[SeriesContext], StepResult]
+    needs: Callable[[SeriesContext], list[Path]]
+
+
+def intermediates(ctx: SeriesContext) -> list[Path]:
+    """``_ali.mrc`` and ``_full_rec.mrc``: removed after the chain unless --save-intermediates."""
+    if ctx.options.save_intermediates:
+        return []
+    return [ctx.brt_file("_ali.mrc"), ctx.brt_file("_full_rec.mrc")]
+
+
+def check_input(ctx: SeriesContext) -> StepResult:
+    """Header, 3D and tilt angles of the stack, and the user's .adoc, before any heavy work."""
+    from emflow.mrc import read_info, require_3d
+    from emflow.tilt_angles import find_tilt_angles
+
+    info = read_info(ctx.series.stack)
+    require_3d(info, MIN_TILTS, "a tilt series")
+    angles = find_tilt_angles(info)
+    if angles is None:
+        raise EmflowInputError(ctx.series.stack, "no tilt angles found (.rawtlt, .tlt, extended header or .mdoc)")
+    if len(angles) != info.nz:
+        raise EmflowInputError(ctx.series.stack, f"{len(angles)} tilt angles ({angles.source}) for {info.nz} sections")
+    inputs = [ctx.series.stack] + ([angles.path] if angles.path else [])
+    if ctx.series.user_adoc is not None:
+        from emflow.adoc import check_user_adoc
+
+        check_user_adoc(ctx.series.user_adoc, ctx.series.stack)
+        inputs.append(ctx.series.user_adoc)
+    return StepResult(inputs=inputs, outputs=[], extra={"tilt_angle_source": angles.source})
+
+
+def render_adoc(ctx: SeriesContext) -> StepResult:
+    """``brt/B.adoc``: the user's file copied as is, else rendered from the options."""
+    target = ctx.brt_file(".adoc")
+    ctx.brt_dir.mkdir(parents=True, exist_ok=True)
+    if ctx.series.user_adoc is not None:
+        from emflow.atomic import atomic_path
+
+        with atomic_path(target) as tmp:
+            shutil.copyfile(ctx.series.user_adoc, tmp)
+        return StepResult([ctx.series.stack, ctx.series.user_adoc], [target], {"adoc": "user"})
+    from emflow.adoc import AdocParams, write_adoc
+
+    known = {f.name for f in dataclasses.fields(AdocParams)}
+    params = {k: v for k, v in ctx.options.adoc.items() if k in known and v is not None}
+    params.setdefault("dataset_dir", str(ctx.brt_dir.resolve()))
+    written = Path(write_adoc(ctx.series.stack, ctx.brt_dir, AdocParams(**params)))
+    return StepResult([ctx.series.stack], [written], {"adoc": "rendered"})
+
+
+def run_reconstruction(ctx: SeriesContext) -> StepResult:
+    """batchruntomo (or the preview backend) in ``brt/``."""
+    from emflow.brt import run_brt
+
+    opts = ctx.options
+    result = run_brt(
+        ctx.series.stack, ctx.brt_file(".adoc"), ctx.brt_dir, recon=opts.recon,
+        cpus=opts.cpus_per_series, gpus=opts.gpus, tilt_axis_deg=opts.tilt_axis_deg,
+    )
+    suffixes = ("_ali.mrc", "_rec.mrc", "_full_rec.mrc", ".tlt", ".xf")
+    outputs = [ctx.brt_file(s) for s in suffixes if ctx.brt_file(s).exists()]
+    for required in ("_ali.mrc", "_rec.mrc"):
+        if not ctx.brt_file(required).exists():
+            raise EmflowStepError(ctx.brt_file(required), "reconstruction finished without writing this file")
+    return StepResult([ctx.series.stack, ctx.brt_file(".adoc")], outputs, {"backend": str(result.backend)})
+
+
+def _paths(result: dict[str, Any]) -> list[Path]:
+    return [Path(p) for p in result.values()]
+
+
+def tilt_movie(ctx: SeriesContext) -> StepResult:
+    from emflow.frames import make_tilt_movie
+
+    ali = ctx.brt_file("_ali.mrc")
+    made = make_tilt_movie(ali, ctx.series_dir, fps=ctx.options.tilt_fps, size=ctx.options.movie_size)
+    return StepResult([ali], _paths(made))
+
+
+def rec_movie(ctx: SeriesContext) -> StepResult:
+    from emflow.frames import make_rec_movie
+
+    rec = ctx.brt_file("_rec.mrc")
+    made = make_rec_movie(rec, ctx.series_dir, fps=ctx.options.rec_fps, size=ctx.options.movie_size)
+    return StepResult([rec], _paths(made))
+
+
+def pyramid_source(ctx: SeriesContext) -> Path:
+    return ctx.brt_file("_full_rec.mrc" if ctx.options.ng_source == "full_rec" else "_rec.mrc")
+
+
+def pyramid(ctx: SeriesContext) -> StepResult:
+    from emflow.pyramid import make_pyramid
+
+    source = pyramid_source(ctx)
+    neuro = ctx.series_dir / f"neuro-{ctx.name}"
+    minmax = ctx.series_dir / f"{ctx.name}_min_max.json"
+    make_pyramid(source, neuro, minmax_json=minmax, overwrite=True)
+    return StepResult([source], [neuro, minmax])
+
+
+def _none(ctx: SeriesContext) -> list[Path]:
+    return []
+
+
+STEPS: tuple[Step, ...] = (
+    Step("check", check_input, _none),
+    Step("adoc", render_adoc, _none),
+    Step("brt", run_reconstruction, lambda ctx: [ctx.brt_file(".adoc")]),
+    Step("tilt_movie", tilt_movie, lambda ctx: [ctx.brt_file("_ali.mrc")]),
+    Step("rec_movie", rec_movie, lambda ctx: [ctx.brt_file("_rec.mrc")]),
+    Step("pyramid", pyramid, lambda ctx: [pyramid_source(ctx)]),
+)
+
+# The step that writes each intermediate (re-run when a later step needs a removed one).
+PRODUCER = "brt"
+
+
+def remove_intermediates(ctx: SeriesContext) -> list[Path]:
+    """Delete the intermediates of a finished series; return those removed."""
+    removed = []
+    for path in intermediates(ctx):
+        if path.exists():
+            os.unlink(path)
+            removed.append(path)
+    return removed
