@@ -4,6 +4,7 @@ Public API
 ----------
 shader_params(median, mad, floor, limit, mad_factor=5.0)   the JSON dict, native values
 shader_params_from_stats(stats, mad_factor=5.0, offset=0)  the same from `minmax.visual_stats`
+native_offset(stored_dtype)                               128 for int8, 32768 for int16, else 0
 shader_json_path(zarr_path)                               ``B.ome.zarr`` -> ``B_shader.json``
 
 The statistics follow SPEC §6 (histogram, weighted median and unscaled MAD, ``floor`` =
@@ -21,6 +22,8 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+
+import numpy as np
 
 
 def shader_params(median: float, mad: float, floor: float, limit: float, mad_factor: float = 5.0) -> dict:
@@ -60,6 +63,11 @@ def shader_params_from_stats(stats: dict, mad_factor: float = 5.0, offset: float
         float(stats["limit"]) - offset,
         mad_factor,
     )
+
+
+def native_offset(stored_dtype: np.dtype | str) -> int:
+    """What the precomputed conversion (SPEC §6) adds to native values: int8 128, int16 32768, else 0."""
+    return {"int8": 128, "int16": 32768}.get(np.dtype(stored_dtype).name, 0)
 
 
 def shader_json_path(zarr_path: str | os.PathLike[str]) -> Path:

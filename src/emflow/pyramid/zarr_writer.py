@@ -33,8 +33,8 @@ from numcodecs import Blosc
 
 from emflow.atomic import atomic_dir, write_json_atomic
 from emflow.errors import EmflowInputError
-from emflow.mrc import iter_slabs, open_volume, require_3d, require_finite
-from emflow.pyramid.shader import shader_json_path, shader_params_from_stats
+from emflow.mrc import read_info
+from emflow.pyramid.shader import native_offset, shader_json_path, shader_params_from_stats
 
 NGFF_VERSION = "0.4"
 COMPRESSOR = {"id": "blosc", "cname": "zstd", "clevel": 5, "shuffle": Blosc.SHUFFLE, "blocksize": 0}
@@ -263,14 +263,19 @@ class ZarrPyramidWriter:
 
 def write_zarr(volume_path: str | os.PathLike[str], out_path: str | os.PathLike[str], *, chunk: int = 64,
                workers: int = 1, mad: float = 5.0, shader_json: str | os.PathLike[str] | None = None,
-               overwrite: bool = False) -> dict:
+               overwrite: bool = False, force: bool = False) -> dict:
     """Write an MRC volume as OME-Zarr plus its shader parameters JSON, in one pass.
+
+    The pass is `emflow.pyramid.make_pyramid` with ``ng_format="zarr"`` (the same checked slab
+    reader and histogram as the precomputed pyramid); the shader parameters are its statistics
+    shifted back to native values.
 
     Parameters
     ----------
-    volume_path : the MRC volume (3D; int8, uint8, int16, uint16, float32; float16 -> float32)
+    volume_path : the MRC volume (3D; int8, uint8, int16, uint16, float32; float16 -> float32);
+        a tilt series is refused unless ``force``
     out_path : the ``.ome.zarr`` folder to create
-    chunk, workers : chunk edge and chunk-writing threads
+    chunk, workers : chunk edge (a power of two) and chunk-writing threads
     mad : MAD multiple of the shader ``range``
     shader_json : where the shader parameters go (default `shader_json_path(out_path)`,
         ``B.ome.zarr`` -> ``B_shader.json`` beside it)
@@ -280,24 +285,10 @@ def write_zarr(volume_path: str | os.PathLike[str], out_path: str | os.PathLike[
     -------
     The shader parameters dict (see `emflow.pyramid.shader`).
     """
-    from emflow.pyramid.minmax import HistogramAccumulator, visual_stats
+    from emflow.pyramid.make import make_pyramid
 
-    with open_volume(volume_path) as volume:
-        info = volume.info
-        require_3d(info, 2, "OME-Zarr output")
-        dtype = np.dtype(np.float32) if info.dtype == np.float16 else info.dtype.newbyteorder("=")
-        vx, vy, vz = info.voxel_size_angstrom
-        histogram = HistogramAccumulator(dtype)
-        writer = ZarrPyramidWriter(out_path, info.shape, dtype, (vz / 10, vy / 10, vx / 10), chunk,
-                                   workers=workers, overwrite=overwrite)
-        with writer:
-            for z0, slab in iter_slabs(volume, max(chunk, 1)):
-                slab = slab.astype(dtype, copy=False)
-                if slab.dtype.kind == "f" and not np.isfinite(slab).all():
-                    bad = int(np.flatnonzero(~np.isfinite(slab).reshape(len(slab), -1).all(axis=1))[0])
-                    require_finite(info.path, slab[bad], z0 + bad)
-                histogram.update(slab)
-                writer.add_slab(z0, slab)
-    params = shader_params_from_stats(visual_stats(*histogram.result(), mad), mad)
+    result = make_pyramid(volume_path, out_path, mad=mad, chunk=chunk, workers=workers, overwrite=overwrite,
+                          force=force, ng_format="zarr", zarr_out=out_path)
+    params = shader_params_from_stats(result.stats, mad, native_offset(read_info(volume_path).dtype))
     write_json_atomic(shader_json or shader_json_path(out_path), params)
     return params
