@@ -22,6 +22,7 @@ from emflow.errors import EmflowError
 COMMANDS: dict[str, str] = {
     "adoc": "emflow.cli.adoc:adoc",
     "adoc-check": "emflow.cli.adoc:adoc_check",
+    "brt": "emflow.cli.brt:brt",
     "demo": "emflow.cli.run:demo",
     "info": "emflow.cli.info:info",
     "manifest": "emflow.cli.manifest:manifest",
