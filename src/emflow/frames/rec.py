@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emflow import __version__
 from emflow.frames.binvol import bin_pair, binned_shape
 from emflow.frames.clipavg import WINDOW, average_sections
 from emflow.frames.encode import Progress, encode_frames
@@ -56,6 +57,11 @@ def average_apply(path: str | os.PathLike[str], a: int, b: int, scale: list[floa
         rows.append([float(values.min()), float(values.max()), float(mean)])
         out.append(round_to_mode(values, 1))
     return np.stack(out), rows
+
+
+def _label(step: str) -> str:
+    """Header label naming emflow and the step, without a time stamp so reruns give equal bytes."""
+    return f"emflow {__version__}: {step}"
 
 
 class _Binner:
@@ -115,8 +121,8 @@ def make_rec_volumes(
     bvoxel = (voxel[0] * 2, voxel[1] * 2, voxel[2] * (2 if nz > 1 else 1))
     tasks = [(rec_path, a, b, params.scale[a:b].tolist(), params.add[a:b].tolist()) for a, b in ranges]
     with (
-        MrcWriter(out["averagedVolume"], (nz, ny, nx), np.int16, voxel, step="clip avg 5 + newstack -float 3") as ave,
-        MrcWriter(out["volume"], bshape, np.int16, bvoxel, step="binvol -binning 2") as binned,
+        MrcWriter(out["averagedVolume"], (nz, ny, nx), np.int16, voxel, labels=[_label("clip avg 5 + newstack -float 3")]) as ave,
+        MrcWriter(out["volume"], bshape, np.int16, bvoxel, labels=[_label("binvol -binning 2")]) as binned,
     ):
         binner = _Binner(binned, nz)
         lo, hi, mean_sum = np.inf, -np.inf, F32(0)
