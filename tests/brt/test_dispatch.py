@@ -53,7 +53,9 @@ def test_auto_without_imod_runs_preview_loudly(no_brt, fake_preview, series, tmp
     assert call == {"stack": stack, "workdir": tmp_path / "w", "basename": "ts", "bin_factor": 4,
                     "thickness_px": 32, "pixel_size_nm": 2.0, "tilt_axis_deg": 0.0, "gpus": 1}
     assert (tmp_path / "w" / "ts.adoc").is_file()
-    assert "preview reconstruction (no fiducial alignment)" in (tmp_path / "w" / "brt_run.log").read_text()
+    run_log = (tmp_path / "w" / "brt_run.log").read_text()
+    assert "preview reconstruction (no fiducial alignment)" in run_log
+    assert "--recon auto: using the preview backend (batchruntomo not found on PATH)" in run_log
 
 
 def test_preview_asked_for_even_with_imod(fake_brt, fake_preview, series, tmp_path, capsys):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import jinja2
 
-from emflow.adoc.params import TEMPLATE_NAMES, AdocParams, format_number, shown, validate_params
+from emflow.adoc.params import TEMPLATE_NAMES, AdocParams, check_value, format_number, shown, validate_params
 from emflow.adoc.parse import parse_adoc_text
 from emflow.atomic import write_text_atomic
 from emflow.errors import EmflowInputError
@@ -137,8 +137,6 @@ def _render(stack_path: Path, outdir: Path, params: AdocParams) -> tuple[str, st
     validate_params(params)
     stackext = stack_path.suffix[1:]
     dataset_dir = params.dataset_dir if params.dataset_dir is not None else str(Path(outdir).resolve())
-    from emflow.adoc.params import check_value
-
     check_value("setupset.datasetDirectory", dataset_dir, "--dataset-dir" if params.dataset_dir else "--outdir")
     check_value("setupset.copyarg.stackext", stackext, os.fspath(stack_path))
     pixel_size_nm = _pixel_size_nm(stack_path, params)

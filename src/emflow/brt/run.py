@@ -245,6 +245,8 @@ def run_brt(stack: str | os.PathLike[str], adoc: str | os.PathLike[str], workdir
     workdir.mkdir(parents=True, exist_ok=True)
     log = BrtLog(workdir / "brt_run.log")
     try:
+        why = " (batchruntomo not found on PATH)" if recon == "auto" and backend == "preview" else ""
+        log(f"emflow: --recon {recon}: using the {backend} backend{why}")
         staged_adoc = stage_adoc(adoc, workdir, basename, log)
         stage_stack(stack, workdir)
         if backend == "preview":
