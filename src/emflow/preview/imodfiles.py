@@ -32,7 +32,7 @@ def xf_lines(tilt_axis_deg: float, shifts_xy_px: np.ndarray) -> list[str]:
     lines = []
     for dx, dy in np.asarray(shifts_xy_px, dtype=float).reshape(-1, 2):
         values = (ca, -sa, sa, ca)
-        text = "".join(f"{v:12.7f}" for v in values) + f"{-dx + 0.0:12.3f}{-dy + 0.0:12.3f}"
+        text = "".join(f"{round(v, 7) + 0.0:12.7f}" for v in values) + f"{round(-dx, 3) + 0.0:12.3f}{round(-dy, 3) + 0.0:12.3f}"
         lines.append(text)
     return lines
 
@@ -50,7 +50,7 @@ def write_xf(path: str | Path, tilt_axis_deg: float, shifts_xy_px: np.ndarray) -
 
 def write_tlt(path: str | Path, angles_deg: np.ndarray) -> Path:
     """Write one ``%7.2f`` angle per line (atomically)."""
-    return _write_text(Path(path), [f"{float(a) + 0.0:7.2f}" for a in angles_deg])
+    return _write_text(Path(path), [f"{round(float(a), 2) + 0.0:7.2f}" for a in angles_deg])
 
 
 def read_xf(path: str | Path) -> np.ndarray:

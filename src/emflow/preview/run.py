@@ -19,6 +19,7 @@ from emflow.preview.align import apply_alignment, neighbour_shifts, read_binned_
 from emflow.preview.fbp import SliceFbp, cuda_available, intensity_scale, to_int16
 from emflow.preview.imodfiles import write_tlt, write_xf
 from emflow.preview.orient import rotx_origin, rotx_stream
+from emflow.preview.refine import refine_shifts
 from emflow.tilt_angles import find_tilt_angles
 
 PREVIEW_LABEL = "emflow preview reconstruction (no fiducial alignment)"
@@ -129,16 +130,17 @@ def run_preview_files(stack: str | os.PathLike[str], workdir: str | os.PathLike[
     with open_volume(stack) as vol:
         origin = vol.info.origin_angstrom
         binned = read_binned_stack(vol, int(bin_factor), say)
+    thickness = max(1, int(round(int(thickness_px) / int(bin_factor))))
     shifts = neighbour_shifts(binned, angles, tilt_axis_deg)
+    shifts = refine_shifts(binned, angles, tilt_axis_deg, shifts, thickness)
     write_xf(paths["xf"], tilt_axis_deg, shifts * int(bin_factor))
     write_tlt(paths["tlt"], angles)
     big = np.abs(shifts).max() * int(bin_factor)
-    say(f"aligned {len(angles)} tilts by cross-correlation (largest shift {big:.1f} raw px); wrote {paths['xf'].name}")
+    say(f"aligned {len(angles)} tilts by cross-correlation + projection matching (largest shift {big:.1f} raw px); wrote {paths['xf'].name}")
     aligned = apply_alignment(binned, tilt_axis_deg, shifts)
     del binned
     _write_stack(paths["ali"], aligned, voxel, origin)
     aligned -= aligned.mean(axis=(1, 2), dtype=np.float64)[:, None, None].astype(np.float32)
-    thickness = max(1, int(round(int(thickness_px) / int(bin_factor))))
     full_origin = (origin[0], voxel * (thickness // 2), origin[1])
     with SliceFbp(angles, aligned.shape[2], thickness, use_cuda=cuda, filter_type=filter_type) as fbp:
         stats = _write_full_rec(paths["full_rec"], fbp, aligned, voxel, full_origin, slab_bytes)
