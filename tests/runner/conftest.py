@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fakes import FakeChain
+from runner_fakes import FakeChain
 
 ANGLES = [-6.0, -3.0, 0.0, 3.0, 6.0]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fakes import checksums, step_error, tree
+from runner_fakes import checksums, step_error, tree
 
 from emflow.manifest import validate_assets
 from emflow.runner.local import run_folder

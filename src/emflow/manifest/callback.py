@@ -8,7 +8,7 @@ user info or query string).
 Public functions
 ----------------
 get_token(environ=os.environ)                  $EMFLOW_TOKEN or a one-line error
-post_assets(url, body, token, *, tries=3, backoff_s=1.0, timeout_s=30.0, log=None) -> int status
+post_assets(url, body, token, *, tries=3, backoff_s=BACKOFF_S, timeout_s=30.0, log=None) -> int status
 redact_url(url)                                scheme://host[:port]/path
 """
 
@@ -25,6 +25,7 @@ from emflow.errors import EmflowInputError, EmflowStepError
 
 TOKEN_ENV = "EMFLOW_TOKEN"
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+BACKOFF_S = 1.0  # first wait between tries; doubled each time (1 s, 2 s)
 
 
 def get_token(environ: Mapping[str, str] = os.environ) -> str:
@@ -70,7 +71,7 @@ def _attempt(url: str, body: bytes, token: str, timeout_s: float) -> tuple[int |
         return None, f"connection failed: {reason}"
 
 
-def post_assets(url: str, body: bytes, token: str, *, tries: int = 3, backoff_s: float = 1.0,
+def post_assets(url: str, body: bytes, token: str, *, tries: int = 3, backoff_s: float | None = None,
                 timeout_s: float = 30.0, log: Callable[[str], None] | None = None) -> int:
     """POST ``body`` (the bytes of assets.json); return the final HTTP status (2xx).
 
@@ -94,5 +95,5 @@ def post_assets(url: str, body: bytes, token: str, *, tries: int = 3, backoff_s:
         if status is not None and status not in RETRY_STATUS:
             break
         if attempt < tries:
-            time.sleep(backoff_s * 2 ** (attempt - 1))
+            time.sleep((BACKOFF_S if backoff_s is None else backoff_s) * 2 ** (attempt - 1))
     raise EmflowStepError("--callback-url", f"POST to {shown} failed after {attempt} tries: {reason}")

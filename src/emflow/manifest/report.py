@@ -28,10 +28,10 @@ CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:1.5rem;color:#222}
 h1{font-size:1.4rem;margin:0 0 .3rem} .meta{color:#555;margin-bottom:1rem}
 table{border-collapse:collapse;width:100%} th,td{border:1px solid #ccc;padding:.4rem;vertical-align:top;text-align:left}
-th{background:#f2f2f2} img.thumb{width:150px;height:auto} img.key{width:256px;height:auto}
-video{width:256px;height:256px;background:#000} .status-success{color:#176417;font-weight:600}
+th{background:#f2f2f2} img.thumb{width:120px;height:auto} img.key{width:200px;height:auto}
+video{width:200px;height:200px;background:#000} td.details{min-width:14rem;max-width:26rem;overflow-wrap:anywhere} .status-success{color:#176417;font-weight:600}
 .status-error{color:#b00020;font-weight:600} .preview{background:#fff3cd;padding:.1rem .3rem;border-radius:3px}
-.msg{font-family:ui-monospace,monospace;white-space:pre-wrap;word-break:break-word;max-width:40rem}
+.msg{font-family:ui-monospace,monospace;white-space:pre-wrap;overflow-wrap:anywhere;color:#b00020}
 dl{margin:0} dt{font-weight:600;display:inline} dd{display:inline;margin:0 .6rem 0 .2rem}
 @media print{body{margin:0} video{display:none} .video-link{display:inline} tr{page-break-inside:avoid}}
 .video-link{display:none}
@@ -103,7 +103,7 @@ def _row(entry: dict[str, Any]) -> str:
     status = entry.get("status", "error")
     return (f'<tr class="series" data-status="{_e(status)}"><td><b>{_e(entry.get("title", ""))}</b><br>'
             f'<span class="status-{_e(status)}">{_e(status)}</span><br><small>{_e(entry.get("primaryFilePath", ""))}</small></td>'
-            f"{_media_cells(assets, entry.get('title', ''))}<td>{_details(entry, assets)}</td></tr>")
+            f"{_media_cells(assets, entry.get('title', ''))}<td class=\"details\">{_details(entry, assets)}</td></tr>")
 
 
 def render_report(assets: dict[str, Any], title: str = "emflow run report") -> str:

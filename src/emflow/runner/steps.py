@@ -205,10 +205,21 @@ PRODUCER = "brt"
 
 
 def remove_intermediates(ctx: SeriesContext) -> list[Path]:
-    """Delete the intermediates of a finished series; return those removed."""
+    """Delete the intermediates of a finished series and make ``brt/`` self-contained: the link
+    to the input stack goes, other links to inputs (``.rawtlt``) become copies. Returns the
+    paths removed."""
     removed = []
     for path in intermediates(ctx):
         if path.exists():
             os.unlink(path)
             removed.append(path)
+    for path in sorted(ctx.brt_dir.iterdir()) if ctx.brt_dir.is_dir() else []:
+        if not path.is_symlink():
+            continue
+        target = path.resolve()
+        path.unlink()
+        if path.name == ctx.series.stack.name or not target.is_file():
+            removed.append(path)
+        else:
+            shutil.copyfile(target, path)
     return removed
