@@ -144,3 +144,30 @@ def test_imod_required_but_absent(no_brt, series, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err == "emflow: --recon imod: batchruntomo not found on PATH; use a container profile or --recon preview"
     assert os.listdir(tmp_path) and not (tmp_path / "w").exists()
+
+
+def test_rerun_ignores_what_an_earlier_run_left(fake_brt, series, tmp_path, capsys):
+    stack, adoc = series
+    work = tmp_path / "w"
+    work.mkdir()
+    (work / "old.log").write_text("ABORT SET: from last week\n")
+    assert brt_cli(stack, adoc, work) == 0  # an old, unchanged log's ABORT line is not this run's
+    fake_brt("missing_rec")  # the earlier _rec.mrc is still there, but this run did not write it
+    assert brt_cli(stack, adoc, work) == 1
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last == f"emflow: {work / 'ts_rec.mrc'}: required output was not written by this run (left from an earlier one)"
+
+
+def test_copy_when_links_are_impossible(fake_brt, series, tmp_path, monkeypatch):
+    stack, adoc = series
+
+    def refuse(*args, **kwargs):
+        raise OSError("links not supported here")
+
+    monkeypatch.setattr(os, "symlink", refuse)
+    monkeypatch.setattr(os, "link", refuse)
+    result = run_brt(stack, adoc, tmp_path / "w", recon="imod")
+    staged = tmp_path / "w" / "ts.mrc"
+    assert not staged.is_symlink() and not staged.samefile(stack)
+    assert staged.read_bytes() == stack.read_bytes()
+    assert result.outputs.rec.is_file()

@@ -3,14 +3,19 @@
 Public names
 ------------
 find_abort_line(lines) -> str | None          first ``ABORT SET:``/``ABORT AXIS:``/``ABORT AXIS AND SET:`` line
-abort_in_logs(folder) -> tuple[Path, str] | None   the same over the folder's ``*.log`` files
-check_outputs(outputs, post_processing)      each required MRC exists and opens with sane dims
-judge_run(returncode, outputs, post_processing)   raise EmflowStepError with one clear line, else None
+abort_in_logs(folder, before) -> tuple[Path, str] | None   the same over the folder's ``*.log`` files
+check_outputs(outputs, post_processing, before)   each required MRC exists, is new, opens with sane dims
+judge_run(returncode, outputs, post_processing, before)   raise EmflowStepError with one clear line
+snapshot(folder) -> dict                     (inode, mtime_ns, size) of every file, taken before a run
+
+``before`` (a snapshot) lets a re-run in the same folder ignore logs and outputs an earlier run
+left there unchanged: an old ABORT line does not fail a new run, an old ``_rec.mrc`` does not
+pass one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from emflow.brt.outputs import BrtOutputs
@@ -28,10 +33,33 @@ def find_abort_line(lines: Iterable[str]) -> str | None:
     return None
 
 
-def abort_in_logs(folder: Path) -> tuple[Path, str] | None:
-    """(log file, line) of the first ABORT line in the folder's ``*.log`` files (brt_run.log first)."""
+Snapshot = Mapping[str, tuple[int, int, int]]
+
+
+def _signature(path: Path) -> tuple[int, int, int]:
+    st = path.stat()
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, int, int]]:
+    """``name -> (inode, mtime_ns, size)`` of the regular files in ``folder`` (empty if absent)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return {}
+    return {p.name: _signature(p) for p in folder.iterdir() if p.is_file() and not p.is_symlink()}
+
+
+def _unchanged(path: Path, before: Snapshot | None) -> bool:
+    return before is not None and before.get(path.name) == _signature(path)
+
+
+def abort_in_logs(folder: Path, before: Snapshot | None = None) -> tuple[Path, str] | None:
+    """(log file, line) of the first ABORT line in the folder's ``*.log`` files (brt_run.log first),
+    skipping logs unchanged since ``before``."""
     logs = sorted(Path(folder).glob("*.log"), key=lambda p: (p.name != "brt_run.log", p.name))
     for path in logs:
+        if not path.is_file() or _unchanged(path, before):
+            continue
         with open(path, encoding="utf-8", errors="replace") as fh:
             line = find_abort_line(fh)
         if line is not None:
@@ -39,8 +67,9 @@ def abort_in_logs(folder: Path) -> tuple[Path, str] | None:
     return None
 
 
-def check_outputs(outputs: BrtOutputs, post_processing: bool = True) -> None:
-    """Each required MRC exists, opens as a valid MRC and has nx, ny, nz >= 1.
+def check_outputs(outputs: BrtOutputs, post_processing: bool = True, before: Snapshot | None = None) -> None:
+    """Each required MRC exists, was written by this run (not unchanged since ``before``), opens
+    as a valid MRC and has nx, ny, nz >= 1.
 
     Raises
     ------
@@ -51,6 +80,8 @@ def check_outputs(outputs: BrtOutputs, post_processing: bool = True) -> None:
     for path in outputs.required(post_processing):
         if not path.is_file():
             raise EmflowStepError(path, "required output is missing (batchruntomo did not write it)")
+        if _unchanged(path, before):
+            raise EmflowStepError(path, "required output was not written by this run (left from an earlier one)")
         try:
             info = read_info(path)
         except EmflowInputError as exc:
@@ -59,13 +90,14 @@ def check_outputs(outputs: BrtOutputs, post_processing: bool = True) -> None:
             raise EmflowStepError(path, f"required output has empty dimensions {info.nx} x {info.ny} x {info.nz}")
 
 
-def judge_run(returncode: int, outputs: BrtOutputs, post_processing: bool = True) -> None:
+def judge_run(returncode: int, outputs: BrtOutputs, post_processing: bool = True,
+              before: Snapshot | None = None) -> None:
     """Raise EmflowStepError unless the run succeeded by all of SPEC §3.1's tests.
 
     The message quotes the first ABORT line when there is one (console output first, then
     BRT's own logs), else names the exit status, else the missing or broken output.
     """
-    found = abort_in_logs(outputs.folder)
+    found = abort_in_logs(outputs.folder, before)
     if found is not None:
         path, line = found
         raise EmflowStepError("batchruntomo", f"{line} (in {path.name})")
@@ -73,4 +105,4 @@ def judge_run(returncode: int, outputs: BrtOutputs, post_processing: bool = True
         raise EmflowStepError(
             "batchruntomo", f"exited with status {returncode}; see {outputs.run_log}"
         )
-    check_outputs(outputs, post_processing)
+    check_outputs(outputs, post_processing, before)

@@ -25,7 +25,7 @@ from typing import Literal, TextIO
 from emflow.adoc import check_user_adoc, read_brt_settings, rewrite_dataset_dir
 from emflow.atomic import atomic_path, write_text_atomic
 from emflow.brt.command import brt_argv
-from emflow.brt.judge import check_outputs, judge_run
+from emflow.brt.judge import check_outputs, judge_run, snapshot
 from emflow.brt.outputs import BrtOutputs
 from emflow.errors import EmflowInputError, EmflowStepError
 from emflow.names import series_name
@@ -187,7 +187,8 @@ def _kill_group(proc: subprocess.Popen[str]) -> None:
         proc.wait()
 
 
-def _preview(stack: Path, workdir: Path, adoc: Path, gpus: int, tilt_axis_deg: float | None, log: BrtLog) -> BrtOutputs:
+def _preview(stack: Path, workdir: Path, adoc: Path, gpus: int, tilt_axis_deg: float | None, log: BrtLog,
+             before: dict[str, tuple[int, int, int]]) -> BrtOutputs:
     """The preview backend (SPEC §3.2) with bin, thickness and pixel size from the .adoc.
 
     ``stack`` is the original (its tilt-angle files lie beside it); preview appends its own
@@ -209,7 +210,7 @@ def _preview(stack: Path, workdir: Path, adoc: Path, gpus: int, tilt_axis_deg: f
                          thickness_px=settings.thickness_px or 256, pixel_size_nm=pixel_size_nm,
                          tilt_axis_deg=tilt_axis_deg or 0.0, gpus=gpus, log=log.console)
     outputs = result if isinstance(result, BrtOutputs) else BrtOutputs(settings.name, workdir)
-    check_outputs(outputs, post_processing=True)
+    check_outputs(outputs, post_processing=True, before=before)
     return outputs
 
 
@@ -242,6 +243,7 @@ def run_brt(stack: str | os.PathLike[str], adoc: str | os.PathLike[str], workdir
     if not stack.is_file():
         raise EmflowInputError(stack, "file not found")
     backend = _choose_backend(recon)
+    before = snapshot(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     log = BrtLog(workdir / "brt_run.log")
     try:
@@ -250,12 +252,12 @@ def run_brt(stack: str | os.PathLike[str], adoc: str | os.PathLike[str], workdir
         staged_adoc = stage_adoc(adoc, workdir, basename, log)
         stage_stack(stack, workdir)
         if backend == "preview":
-            return BrtResult("preview", _preview(stack, workdir, staged_adoc, gpus, tilt_axis_deg, log))
+            return BrtResult("preview", _preview(stack, workdir, staged_adoc, gpus, tilt_axis_deg, log, before))
         if tilt_axis_deg is not None:
             log("emflow: --tilt-axis-deg is ignored by IMOD (it reads the header or setupset.copyarg.rotation)")
         returncode = run_batchruntomo(argv, workdir, log, timeout_s)
     finally:
         log.close()
     outputs = BrtOutputs(basename, workdir)
-    judge_run(returncode, outputs, settings.post_processing)
+    judge_run(returncode, outputs, settings.post_processing, before)
     return BrtResult("imod", outputs)
