@@ -103,3 +103,15 @@ def test_display_image_composites_channel_colours():
     out = display_image(preview, channels, is_rgb=False)
     # pixel 0: red 0, green 50/200*255 = 63.75 -> 64; pixel 1: red 255, green 64
     assert out.tolist() == [[[0, 64, 0], [255, 64, 0]]]
+
+
+def test_czi_with_z_stack_reads_the_first_plane(tmp_path):
+    from pylibCZIrw import czi as pyczi
+
+    planes = np.arange(2 * 6 * 8, dtype=np.uint8).reshape(2, 6, 8)
+    path = tmp_path / "z.czi"
+    with pyczi.create_czi(str(path), exist_ok=True) as doc:
+        for z in range(2):
+            doc.write(planes[z][..., None], plane={"C": 0, "T": 0, "Z": z})
+    with open_czi_images(path) as (image,):
+        assert np.array_equal(image.read_region(0, 6, 0, 8)[0], planes[0])

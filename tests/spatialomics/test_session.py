@@ -139,11 +139,8 @@ def test_spatialomics_file_cli_records_error_and_exits_0(tmp_path, capsys):
 
 
 def test_manifest_status_rules():
-    from emflow.spatialomics import FileResult
-
-    ok, bad = FileResult("a", "g", "success", "", "a"), FileResult("b", "g", "error", "x", "b")
-    assert [manifest_status(r) for r in ([ok], [ok, bad], [bad], [])] == [
-        "success", "partial", "error", "error"]
+    cases = (["success"], ["success", "error"], ["error"], [])
+    assert [manifest_status(c) for c in cases] == ["success", "partial", "error", "error"]
 
 
 @pytest.mark.shared
@@ -172,3 +169,24 @@ def test_shared_session(shared_data, tmp_path):
     assert colour == "00FF5B"  # DisplaySetting #FF00FF5B (ARGB)
     for name in ("aicspylibczi_colony.png", "aicspylibczi_histo.png"):
         _check_image_outputs(out, entries[f"Pre_ROI_Selection/{name}"], (500, 500))
+
+
+def test_per_file_tasks_then_manifest_task(make_session, tmp_path):
+    """The Nextflow shape: spatialomics-file per file, then spatialomics-manifest over OUT."""
+    session, out = make_session(), tmp_path / "out"
+    (session / "HQ_Images" / "never_ran.czi").write_bytes(b"x")  # no task output for this one
+    for group, name in [("HQ_Images", "slide_2.czi"), ("Pre_ROI_Selection", "slide_1_Pre_ROI_a.png")]:
+        path = session / group / name
+        assert main(["spatialomics-file", str(path), "--group", group,
+                     "--outdir", str(out / group / path.stem)]) == 0
+    assert main(["spatialomics-manifest", str(out), "--session", str(session)]) == 0
+    manifest = json.loads((out / "assets.json").read_text())
+    assert (out / "report.html").is_file()
+    assert manifest["status"] == "partial"
+    assert [(f["primaryFilePath"], f["status"]) for f in manifest["files"]] == [
+        ("HQ_Images/never_ran.czi", "error"), ("HQ_Images/slide_1.czi", "error"),
+        ("HQ_Images/slide_2.czi", "success"), ("Pre_ROI_Selection/slide_1_Pre_ROI_a.png", "success"),
+        ("Pre_ROI_Selection/slide_2_Pre_ROI_a.png", "error")]
+    assert manifest["files"][1]["message"] == (
+        "spatialomics: HQ_Images/slide_1.czi: no result record (the task did not finish)")
+    assert _assets(manifest["files"][2])["neuroglancerZarr"]["path"] == "HQ_Images/slide_2/slide_2.ome.zarr"

@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "section-stats": "emflow.cli.movies:section_stats",
     "spatialomics": "emflow.cli.spatialomics:spatialomics",
     "spatialomics-file": "emflow.cli.spatialomics:spatialomics_file",
+    "spatialomics-manifest": "emflow.cli.spatialomics:spatialomics_manifest",
     "tilt-movie": "emflow.cli.movies:tilt_movie",
     "validate-assets": "emflow.cli.manifest:validate_assets",
     "zarr": "emflow.cli.zarr:zarr",

@@ -8,11 +8,13 @@ Each `SourceImage` reads ``(c, y, x)`` regions of its scene at full resolution o
 whole-slide plane is never decoded at once. Bgr24/Bgr48 planes become three channels (R, G, B);
 gray planes one channel each; channels of different depths are refused. Mosaics are stitched by
 libCZI (tiles composed into the requested region; gaps filled with black, white for RGB).
+Only the first Z and T plane is read (whole-slide scans have one).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +25,8 @@ from pylibCZIrw import czi as pyczi
 
 from emflow.errors import EmflowInputError
 from emflow.spatialomics.source import DEFAULT_COLOURS, RGB_COLOURS, SourceImage
+
+log = logging.getLogger(__name__)
 
 # pylibCZIrw pixel type -> (numpy dtype, samples per pixel)
 PIXEL_TYPES: dict[str, tuple[str, int]] = {
@@ -106,9 +110,10 @@ class _CziRegionReader:
     """``read_region(y0, y1, x0, x1)`` of one scene: one libCZI read per CZI channel."""
 
     def __init__(self, doc: pyczi.CziReader, path: Path, scene: int | None,
-                 rect: pyczi.Rectangle, planes: list[tuple[int, int]], dtype: np.dtype) -> None:
+                 rect: pyczi.Rectangle, planes: list[tuple[int, int]], dtype: np.dtype,
+                 first_zt: dict[str, int]) -> None:
         self.doc, self.path, self.scene, self.rect = doc, path, scene, rect
-        self.planes, self.dtype = planes, dtype
+        self.planes, self.dtype, self.first_zt = planes, dtype, first_zt
 
     def __call__(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         roi = (self.rect.x + x0, self.rect.y + y0, x1 - x0, y1 - y0)
@@ -116,7 +121,7 @@ class _CziRegionReader:
         for c, samples in self.planes:
             background = (1.0, 1.0, 1.0) if samples == 3 else (0.0, 0.0, 0.0)
             try:
-                tile = self.doc.read(roi=roi, plane={"C": c, "Z": 0, "T": 0}, scene=self.scene,
+                tile = self.doc.read(roi=roi, plane={"C": c, **self.first_zt}, scene=self.scene,
                                      background_pixel=background)
             except Exception as exc:  # noqa: BLE001 - libCZI raises bare RuntimeErrors
                 raise EmflowInputError(self.path, f"cannot read CZI pixels: {exc}") from exc
@@ -148,6 +153,10 @@ def open_czi_images(path: str | os.PathLike[str]) -> Iterator[list[SourceImage]]
         except Exception as exc:  # noqa: BLE001
             raise EmflowInputError(path, f"cannot read CZI layout ({exc})") from exc
         pixel_size = _pixel_size_um(_metadata(doc))
+        box = doc.total_bounding_box
+        first_zt = {dim: int(box.get(dim, (0, 1))[0]) for dim in ("Z", "T")}
+        if any(box.get(dim, (0, 1))[1] - box.get(dim, (0, 1))[0] > 1 for dim in ("Z", "T")):
+            log.info("%s: several Z/T planes; using the first (%s)", path, first_zt)
         images = []
         for scene, rect in sorted(scenes.items(), key=lambda kv: -1 if kv[0] is None else kv[0]):
             if rect.w < 1 or rect.h < 1:
@@ -156,6 +165,6 @@ def open_czi_images(path: str | os.PathLike[str]) -> Iterator[list[SourceImage]]
                 scene=scene, shape_cyx=(len(labels), rect.h, rect.w), dtype=dtype,
                 channel_labels=labels, channel_colours=colours, pixel_size_um=pixel_size,
                 is_rgb=labels == ["R", "G", "B"],
-                read_region=_CziRegionReader(doc, path, scene, rect, planes, dtype),
+                read_region=_CziRegionReader(doc, path, scene, rect, planes, dtype, first_zt),
             ))
         yield images

@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emflow.atomic import write_json_atomic
-
 RECORD_SUFFIX = ".asset.json"
 
 
@@ -74,10 +72,11 @@ class FileResult:
         }
 
 
-def manifest_status(results: list[FileResult]) -> str:
-    """Top-level status: success (all), partial (some failed), error (all failed or none)."""
-    failed = sum(r.status != "success" for r in results)
-    if not results or failed == len(results):
+def manifest_status(statuses: list[str]) -> str:
+    """Top-level status from the files' statuses: success (all), partial (some failed), error
+    (all failed or no file)."""
+    failed = sum(status != "success" for status in statuses)
+    if not statuses or failed == len(statuses):
         return "error"
     return "partial" if failed else "success"
 
@@ -85,10 +84,4 @@ def manifest_status(results: list[FileResult]) -> str:
 def record_path(file_outdir: str | os.PathLike[str], stem: str) -> Path:
     """Where a file's manifest entry is kept: ``OUT/<group>/<stem>/<stem>.asset.json``."""
     return Path(file_outdir) / f"{stem}{RECORD_SUFFIX}"
-
-
-def write_assets_json(target: str | os.PathLike[str], results: list[FileResult]) -> Path:
-    """Write ``{"status", "files"}`` for ``results`` to ``target`` atomically."""
-    data = {"status": manifest_status(results), "files": [r.to_manifest_entry() for r in results]}
-    return write_json_atomic(target, data)
 
