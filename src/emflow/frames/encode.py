@@ -39,7 +39,7 @@ def encode_frames(
     nz, ny, nx = stats["shape"]
     check_movie_size(size)
     if fps <= 0:
-        raise EmflowInputError("--fps", f"{fps} must be > 0")
+        raise EmflowInputError("--fps", f"{fps:g} must be > 0")
     key_z = nz // 2
     key_frame = None
     expected = 0

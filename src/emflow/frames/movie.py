@@ -44,7 +44,7 @@ def check_movie_size(size: int) -> int:
 def check_movie_options(fps: float, size: int) -> None:
     """Refuse a bad ``--fps`` or ``--size`` before any heavy work."""
     if not fps > 0:
-        raise EmflowInputError("--fps", f"{fps} must be > 0")
+        raise EmflowInputError("--fps", f"{fps:g} must be > 0")
     check_movie_size(size)
 
 
