@@ -21,9 +21,10 @@ from emflow.atomic import atomic_dir, write_bytes_atomic
 from emflow.errors import EmflowInputError
 from emflow.mrc import MrcVolume
 from emflow.pyramid.minmax import HistogramAccumulator, minmax_bytes, minmax_json, visual_stats
+from emflow.pyramid.level0 import BandJob, iter_level1_rows
 from emflow.pyramid.precomputed import PrecomputedWriter
 from emflow.pyramid.reader import convert, converted_dtype, iter_slabs_checked, open_checked
-from emflow.pyramid.scales import pyramid_info, resolution_nm
+from emflow.pyramid.scales import pyramid_info, resolution_nm, scales_of
 
 NG_FORMATS = ("precomputed", "zarr", "both")
 
@@ -123,7 +124,10 @@ def make_pyramid(
         else:
             with atomic_dir(outdir, overwrite=overwrite) as tmp:
                 writer = PrecomputedWriter(tmp, info, workers=workers, gzip=gzip)
-                _stream(vol, writer, histogram, zarr, writer.slab_sections)
+                if zarr is None:
+                    _stream_bands(vol, writer, histogram, workers)
+                else:
+                    _stream(vol, writer, histogram, zarr, writer.slab_sections)
             written = outdir
     stats = visual_stats(*histogram.result(), mad)
     minmax = minmax_json_of(stats)
@@ -154,6 +158,31 @@ def _stream(vol: MrcVolume, writer: PrecomputedWriter | None, histogram: Histogr
         raise
     if zarr is not None:
         zarr.close()
+
+
+def _stream_bands(vol: MrcVolume, writer: PrecomputedWriter, histogram: HistogramAccumulator, workers: int) -> None:
+    """Precomputed only: level 0 in band jobs on ``workers`` processes, levels 1+ in this one."""
+    info = vol.info
+    scales = scales_of(writer.info)
+    job = BandJob(
+        path=str(info.path),
+        data_offset=info.data_offset,
+        shape_zyx=info.shape,
+        stored_dtype=info.dtype.newbyteorder(info.byte_order).str,
+        scale=scales[0],
+        next_factors_zyx=tuple(reversed(scales[1].factors)) if len(scales) > 1 else None,  # type: ignore[arg-type]
+        folder=str(writer.folder),
+        gzip=writer.gzip,
+        hist_dtype=histogram.dtype.str,
+        value_range=histogram.value_range,
+    )
+    writer.first_level = 1
+    for down, parts in iter_level1_rows(job, workers):
+        for part in parts:
+            histogram.merge(part)
+        if down is not None:
+            writer.add_slab(down, level=1)
+    writer.close()
 
 
 def compute_minmax(path: str | os.PathLike[str], mad: float = 5.0) -> tuple[dict[str, str], dict[str, float]]:

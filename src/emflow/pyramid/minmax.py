@@ -63,6 +63,7 @@ class HistogramAccumulator:
 
     def __init__(self, dtype: np.dtype | type, value_range: tuple[float, float] | None = None) -> None:
         self.dtype = np.dtype(dtype).newbyteorder("=")
+        self.value_range = None if value_range is None else (float(value_range[0]), float(value_range[1]))
         if self.dtype.kind in "iu":
             info = np.iinfo(self.dtype)
             self.offset = int(info.min)
@@ -92,11 +93,24 @@ class HistogramAccumulator:
                 values = piece.astype(np.float64)
                 index = np.searchsorted(self.edges, values, side="right")
                 self.on_last_edge += int(np.count_nonzero(values == self.edges[-1]))
+            elif self.dtype == np.uint8 and piece.size % 2 == 0 and piece.flags.c_contiguous:
+                # two bytes at a time: a 65536-bin count of pairs, folded (twice as fast)
+                pairs = np.bincount(piece.view(np.uint16), minlength=65536).reshape(256, 256)
+                self.counts += pairs.sum(axis=0) + pairs.sum(axis=1)
+                continue
             elif self.offset:
                 index = piece.astype(np.int64) - self.offset
             else:
                 index = piece
             self.counts += np.bincount(index, minlength=len(self.counts))
+
+    def merge(self, other: HistogramAccumulator) -> None:
+        """Add the counts of another accumulator of the same dtype and range."""
+        if other.dtype != self.dtype or not np.array_equal(other.edges, self.edges):
+            raise ValueError("cannot merge histograms with different bins")
+        self.counts += other.counts
+        if hasattr(other, "on_last_edge"):
+            self.on_last_edge += other.on_last_edge
 
     def _update_fine(self, flat: np.ndarray) -> None:
         """Float without a known range: count the top bits of an order-preserving key."""

@@ -67,6 +67,7 @@ class PrecomputedWriter:
         self.levels = [_Level(s, self.dtype) for s in scales_of(info)]
         self.pool = ThreadPoolExecutor(max(1, workers)) if workers > 1 else None
         self.sections_in = 0
+        self.first_level = 0
         for level in self.levels:
             (self.folder / level.scale.key).mkdir(parents=True, exist_ok=True)
         _write_file(str(self.folder / "info"), info_bytes(info))
@@ -76,18 +77,23 @@ class PrecomputedWriter:
         """The best slab size to feed: one chunk-row of the full-resolution level."""
         return self.levels[0].rows
 
-    def add_slab(self, slab: np.ndarray) -> None:
-        """Append ``(n, ny, nx)`` sections of the full-resolution level (converted dtype)."""
+    def add_slab(self, slab: np.ndarray, level: int = 0) -> None:
+        """Append ``(n, ny, nx)`` sections of ``level`` (converted dtype), in z order.
+
+        Feed one level only: 0 (the full resolution), or 1 when the full-resolution chunks are
+        written elsewhere (`emflow.pyramid.level0`).
+        """
+        self.first_level = level
         self.sections_in += slab.shape[0]
-        self._push(0, slab)
+        self._push(level, slab)
 
     def close(self) -> None:
         """Flush the partial rows of every level (in order) and stop the threads."""
         try:
-            nz = self.levels[0].scale.size[2]
+            nz = self.levels[self.first_level].scale.size[2] if self.first_level < len(self.levels) else 0
             if self.sections_in != nz:
                 raise ValueError(f"received {self.sections_in} of {nz} sections")
-            for index in range(len(self.levels)):
+            for index in range(self.first_level, len(self.levels)):
                 level = self.levels[index]
                 if level.filled:
                     filled, level.filled = level.filled, 0
@@ -127,7 +133,7 @@ class PrecomputedWriter:
         def band(yy: tuple[int, int]) -> np.ndarray | None:
             y0, y1 = yy
             part = rows[:, y0:y1]
-            self._write_chunks(scale, part, y0, z0)
+            write_chunks(self.folder, scale, part, y0, z0, self.gzip)
             if nxt is None:
                 return None
             fx, fy, fz = nxt.factors
@@ -137,14 +143,20 @@ class PrecomputedWriter:
         if nxt is not None:
             self._push(index + 1, np.concatenate(results, axis=1))  # type: ignore[arg-type]
 
-    def _write_chunks(self, scale: Scale, part: np.ndarray, y0: int, z0: int) -> None:
-        cx = scale.chunk[0]
-        nz, ny, nx = part.shape
-        for x0 in range(0, nx, cx):
-            x1 = min(x0 + cx, nx)
-            data = np.ascontiguousarray(part[:, :, x0:x1], dtype=self.dtype).tobytes()
-            name = chunk_name(scale.key, x0, x1, y0, y0 + ny, z0, z0 + nz)
-            if self.gzip:
-                _write_file(str(self.folder / (name + ".gz")), gzip_module.compress(data, compresslevel=6, mtime=0))
-            else:
-                _write_file(str(self.folder / name), data)
+
+def write_chunks(folder: str | os.PathLike[str], scale: Scale, part: np.ndarray, y0: int, z0: int, gzip: bool) -> None:
+    """Write the chunks of a ``(z, y, x)`` band of ``scale`` whose corner is at (0, y0, z0).
+
+    The band spans whole chunks along z and y (or reaches the volume's end); x is cut into chunks.
+    """
+    cx = scale.chunk[0]
+    nz, ny, nx = part.shape
+    dtype = part.dtype.newbyteorder("<")
+    for x0 in range(0, nx, cx):
+        x1 = min(x0 + cx, nx)
+        data = np.ascontiguousarray(part[:, :, x0:x1], dtype=dtype).tobytes()
+        name = os.path.join(os.fspath(folder), chunk_name(scale.key, x0, x1, y0, y0 + ny, z0, z0 + nz))
+        if gzip:
+            _write_file(name + ".gz", gzip_module.compress(data, compresslevel=6, mtime=0))
+        else:
+            _write_file(name, data)

@@ -1,0 +1,131 @@
+"""Full-resolution work in (z-row, y-band) jobs that read the file themselves, for worker processes.
+
+Public names
+------------
+BandJob                 what one job needs: file facts, level-0 scale, next level's factors
+read_band(fd, ...)      sections z0..z1, rows y0..y1 of an MRC with explicit reads (no mmap)
+run_band(job, z0, z1, y0, y1) -> (downscaled band or None, histogram counts)
+iter_level1_rows(job, workers)  yields level-1 rows in z order, with each row's histogram
+
+One job reads a band of one chunk-row along z and one chunk along y (about 64 x 64 x nx voxels),
+converts it (int8 + 128, int16 + 32768), counts its histogram, writes its level-0 chunks and
+returns the band's 2x2x2 mean for level 1. Jobs run in a process pool (true parallelism for
+numpy's histogram and the many small file writes); the parent only assembles level-1 rows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+
+import numpy as np
+
+from emflow.errors import EmflowInputError
+from emflow.pyramid.downscale import downscale
+from emflow.pyramid.minmax import HistogramAccumulator
+from emflow.pyramid.precomputed import write_chunks
+from emflow.pyramid.reader import convert
+from emflow.pyramid.scales import Scale
+
+
+@dataclasses.dataclass(frozen=True)
+class BandJob:
+    """Everything a worker needs (picklable): the file, its layout, the scale and the output."""
+
+    path: str
+    data_offset: int
+    shape_zyx: tuple[int, int, int]
+    stored_dtype: str  # numpy dtype string with the file's byte order, e.g. "<i2"
+    scale: Scale
+    next_factors_zyx: tuple[int, int, int] | None
+    folder: str
+    gzip: bool
+    hist_dtype: str
+    value_range: tuple[float, float] | None
+
+
+def read_band(fd: int, job: BandJob, z0: int, z1: int, y0: int, y1: int) -> np.ndarray:
+    """``(z1-z0, y1-y0, nx)`` of the stored data, native byte order, by one pread per section."""
+    _, ny, nx = job.shape_zyx
+    stored = np.dtype(job.stored_dtype)
+    out = np.empty((z1 - z0, y1 - y0, nx), dtype=stored)
+    row_bytes = nx * stored.itemsize
+    section_bytes = ny * row_bytes
+    for i, z in enumerate(range(z0, z1)):
+        view = memoryview(out[i]).cast("B")
+        offset = job.data_offset + z * section_bytes + y0 * row_bytes
+        done = 0
+        while done < len(view):
+            n = os.preadv(fd, [view[done:]], offset + done)
+            if n <= 0:
+                raise EmflowInputError(job.path, f"truncated while reading section {z}")
+            done += n
+    if stored.byteorder not in ("=", "|") and stored != stored.newbyteorder("="):
+        out = out.astype(stored.newbyteorder("="))
+    return out
+
+
+def run_band(job: BandJob, z0: int, z1: int, y0: int, y1: int) -> tuple[np.ndarray | None, HistogramAccumulator]:
+    """Read, convert, histogram, write level-0 chunks and downscale one band."""
+    fd = os.open(job.path, os.O_RDONLY)
+    try:
+        band = read_band(fd, job, z0, z1, y0, y1)
+    finally:
+        os.close(fd)
+    if band.dtype.kind == "f" and not np.isfinite(band).all():
+        bad = int(np.flatnonzero(~np.isfinite(band).reshape(len(band), -1).all(axis=1))[0])
+        raise EmflowInputError(job.path, f"section {z0 + bad} contains non-finite values")
+    values = convert(band)
+    histogram = HistogramAccumulator(np.dtype(job.hist_dtype), job.value_range)
+    histogram.update(values)
+    write_chunks(job.folder, job.scale, values, y0, z0, job.gzip)
+    down = downscale(values, job.next_factors_zyx) if job.next_factors_zyx is not None else None
+    return down, histogram
+
+
+def _bands(job: BandJob) -> Iterator[tuple[int, int, int, int]]:
+    nz, ny, _ = job.shape_zyx
+    cz, cy = job.scale.chunk[2], job.scale.chunk[1]
+    for z0 in range(0, nz, cz):
+        for y0 in range(0, ny, cy):
+            yield z0, min(z0 + cz, nz), y0, min(y0 + cy, ny)
+
+
+def iter_level1_rows(job: BandJob, workers: int) -> Iterator[tuple[np.ndarray | None, list[HistogramAccumulator]]]:
+    """Run every band job (``workers`` processes, at most 2 x workers in flight) and yield, per
+    level-0 chunk-row in z order, the level-1 sections it gives (None at the top) and its histograms."""
+    ny = job.shape_zyx[1]
+    per_row = (ny - 1) // job.scale.chunk[1] + 1
+    pool = None
+    if workers > 1:
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    try:
+        pending: deque[Future | tuple] = deque()
+        bands = _bands(job)
+        row: list[tuple[np.ndarray | None, HistogramAccumulator]] = []
+
+        def submit() -> bool:
+            nxt = next(bands, None)
+            if nxt is None:
+                return False
+            pending.append(pool.submit(run_band, job, *nxt) if pool is not None else (nxt,))
+            return True
+
+        while len(pending) < 2 * max(1, workers) and submit():
+            pass
+        while pending:
+            item = pending.popleft()
+            row.append(item.result() if isinstance(item, Future) else run_band(job, *item[0]))
+            submit()
+            if len(row) == per_row:
+                down = None if row[0][0] is None else np.concatenate([d for d, _ in row], axis=1)
+                histograms = [h for _, h in row]
+                row = []
+                yield down, histograms
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
