@@ -22,8 +22,10 @@ def test_tilt_fan_out_equals_tilt_movie(make_mrc, tmp_path: Path, rng: np.random
     assert _run(capsys, "tilt-movie", ali, "--outdir", whole, "--size", 32, "--slab-size", 4)[0] == 0
     fan = tmp_path / "fan"
     stats = fan / "stats.json"
-    assert _run(capsys, "section-stats", ali, "--output", stats, "--kind", "tilt", "--slab-size", 2)[0] == 0
+    slabs = fan / "slabs.csv"
+    assert _run(capsys, "section-stats", ali, "--output", stats, "--kind", "tilt", "--slab-size", 4, "--slabs", slabs)[0] == 0
     assert json.loads(stats.read_text())["shape"] == [9, 20, 24]
+    assert slabs.read_text() == "0,4\n4,8\n8,9\n"
     parts = []
     for start in range(0, 9, 4):  # render-frames caps --stop at nz
         parts.append(fan / f"s{start}.frames")

@@ -76,6 +76,14 @@ def test_movie_has_every_section_in_order(make_mrc, tmp_path: Path) -> None:
     assert bars == list(range(12))
 
 
+def test_a_thousand_sections(make_mrc, tmp_path: Path) -> None:
+    data = np.zeros((1001, 8, 8), np.uint8)
+    data[:, :4] = 200
+    out = make_tilt_movie(make_mrc("t_ali.mrc", data), tmp_path / "out", size=16, fps=30)
+    frames, _, facts = _decoded(out["tiltMovie"])
+    assert len(frames) == 1001 and facts[4] == 30
+
+
 def test_same_bytes_any_slab_size_or_workers(make_mrc, tmp_path: Path, rng: np.random.Generator) -> None:
     ali = make_mrc("s_ali.mrc", rng.normal(0, 50, size=(11, 24, 32)).astype(np.float32))
     runs = [(1, 1), (7, 1), (64, 1), (7, 2), (1, 2)]
@@ -103,6 +111,8 @@ def test_tilt_input_errors(make_mrc, tmp_path: Path, name: str, data: np.ndarray
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
+@pytest.mark.shared
+@pytest.mark.slow
 def test_etspy_as_ali_stack(shared_data: Path, tmp_path: Path) -> None:
     ali = tmp_path / "etspy_HAADF_ali.mrc"
     shutil.copy(shared_data / "tilt_series" / "etspy_HAADF.mrc", ali)

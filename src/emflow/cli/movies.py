@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from emflow.atomic import write_json_atomic
+from emflow.atomic import write_json_atomic, write_text_atomic
 from emflow.frames.encode import Progress, encode_frame_files
 from emflow.frames.movie import check_movie_options
 from emflow.mrc import read_info
@@ -107,17 +107,25 @@ def rec_volumes(rec: Path, outdir: Path, slab_size: int, workers: int) -> None:
 @click.option("--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Statistics JSON to write.")
 @click.option("--kind", type=click.Choice(["tilt", "rec"]), default="tilt", show_default=True,
               help="tilt: BASENAME_ali.mrc (newstack -float 3, -C 0,255); rec: ave_BASENAME.mrc (header, -C 100,255).")  # fmt: skip
+@click.option("--slabs", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the render-frames ranges, one 'START,STOP' line per slab of --slab-size sections.")  # fmt: skip
 @SLAB
 @WORKERS
-def section_stats(volume: Path, output: Path, kind: str, slab_size: int, workers: int) -> None:
+def section_stats(volume: Path, output: Path, kind: str, slabs: Path | None, slab_size: int, workers: int) -> None:
     """Fan-out step 1: the global statistics the frame rendering needs, as JSON.
 
-    Example: emflow section-stats run1_ali.mrc --output run1.stats.json --kind tilt
+    With --slabs, also a CSV of section ranges (START,STOP; STOP exclusive) for one
+    render-frames task each.
+
+    Example: emflow section-stats run1_ali.mrc --output run1.stats.json --kind tilt --slabs run1.slabs.csv --slab-size 64
     """
+    from emflow.frames.pool import slab_ranges
     from emflow.frames.stats import header_stats, tilt_stats
 
     stats = tilt_stats(volume, slab_size, workers) if kind == "tilt" else header_stats(volume)
     write_json_atomic(output, stats, indent=None)
+    if slabs is not None:
+        write_text_atomic(slabs, "".join(f"{a},{b}\n" for a, b in slab_ranges(stats["shape"][0], slab_size)))
 
 
 @click.command("render-frames")
