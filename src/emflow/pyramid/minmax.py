@@ -29,7 +29,7 @@ import numpy as np
 from emflow.pyramid.reader import convert, converted_dtype
 
 FLOAT_BINS = 1024
-_PIECE = 1 << 22  # elements per bincount call: bounds the intp temporary to 32 MiB
+_PIECE = 1 << 20  # elements per bincount call: bounds the intp temporary to 8 MiB
 _FINE_BITS = 20  # float without a known range: 2^20 buckets of float32 bit patterns
 KEYS = ("neuroglancerPrecomputedMin", "neuroglancerPrecomputedMax", "neuroglancerPrecomputedFloor", "neuroglancerPrecomputedLimit")
 
