@@ -32,14 +32,17 @@ class FakeChain:
             raise exc
 
     def adoc(self, ctx: SeriesContext) -> StepResult:
+        if ctx.series.user_adoc is not None:
+            return real.render_adoc(ctx)
         self._called(ctx, "adoc")
-        target = write_text_atomic(ctx.brt_file(".adoc"), f"setupset.copyarg.name={ctx.name}\n")
+        target = write_text_atomic(ctx.adoc_source, f"setupset.copyarg.name={ctx.name}\n")
         return StepResult([ctx.series.stack], [target])
 
     def brt(self, ctx: SeriesContext) -> StepResult:
         self._called(ctx, "brt")
-        outs = [write_text_atomic(ctx.brt_file(s), f"{ctx.name}{s}") for s in ("_ali.mrc", "_rec.mrc", "_full_rec.mrc", ".tlt", ".xf")]
-        return StepResult([ctx.series.stack, ctx.brt_file(".adoc")], outs, {"backend": "preview"})
+        suffixes = (".adoc", "_ali.mrc", "_rec.mrc", "_full_rec.mrc", ".tlt", ".xf")
+        outs = [write_text_atomic(ctx.brt_file(s), f"{ctx.name}{s}") for s in suffixes]
+        return StepResult([ctx.series.stack, ctx.adoc_source], outs, {"backend": "preview"})
 
     def tilt_movie(self, ctx: SeriesContext) -> StepResult:
         ali = ctx.brt_file("_ali.mrc")

@@ -163,3 +163,16 @@ def test_empty_folder_is_an_error(tmp_path: Path, fake_chain) -> None:
     code, _ = _run(tmp_path / "in", tmp_path / "out")
     assert code == 1
     assert json.loads((tmp_path / "out" / "assets.json").read_text()) == {"status": "error", "files": []}
+
+
+def test_user_adoc_is_checked_and_used(tilt_folder: Path, tmp_path: Path, fake_chain) -> None:
+    (tilt_folder / "alpha.adoc").write_text("setupset.copyarg.name=alpha\nsetupset.copyarg.pixel=2=3\n")
+    (tilt_folder / "beta.adoc").write_text("setupset.copyarg.name=beta\nsetupset.copyarg.stackext=st\n")
+    out = tmp_path / "out"
+    assert _run(tilt_folder, out)[0] == 1
+    files = json.loads((out / "assets.json").read_text())["files"]
+    assert files[0]["message"].startswith("check: ") and "alpha.adoc" in files[0]["message"]
+    assert "second '='" in files[0]["message"]
+    assert files[1]["status"] == "success"
+    assert "beta adoc" not in fake_chain.call_list()  # the user's file is used as is
+    assert read_records(out / "beta" / ".emflow")[("beta", "adoc")]["adoc"] == "user"

@@ -228,7 +228,7 @@ def run_folder(
     from emflow import __version__
     from emflow.manifest import write_manifest
 
-    input_dir, out = Path(input_dir), Path(out)
+    input_dir, out = Path(input_dir).absolute(), Path(out).absolute()
     series, ignored = discover_series(input_dir)
     out.mkdir(parents=True, exist_ok=True)
     remove_temp_files(out)

@@ -71,6 +71,14 @@ class SeriesContext:
     def status_dir(self) -> Path:
         return self.series_dir / ".emflow"
 
+    @property
+    def adoc_source(self) -> Path:
+        """The directive file brt runs: the user's, else the one rendered in ``.emflow/adoc/``
+        (brt stages its own copy as ``brt/B.adoc``, so the rendered one stays untouched)."""
+        if self.series.user_adoc is not None:
+            return self.series.user_adoc
+        return self.status_dir / "adoc" / f"{self.name}.adoc"
+
     def brt_file(self, suffix: str) -> Path:
         return self.brt_dir / f"{self.name}{suffix}"
 
@@ -118,21 +126,15 @@ def check_input(ctx: SeriesContext) -> StepResult:
 
 
 def render_adoc(ctx: SeriesContext) -> StepResult:
-    """``brt/B.adoc``: the user's file copied as is, else rendered from the options."""
-    target = ctx.brt_file(".adoc")
-    ctx.brt_dir.mkdir(parents=True, exist_ok=True)
+    """Render ``.emflow/adoc/B.adoc`` from the options; nothing to do for a user's own file."""
     if ctx.series.user_adoc is not None:
-        from emflow.atomic import atomic_path
-
-        with atomic_path(target) as tmp:
-            shutil.copyfile(ctx.series.user_adoc, tmp)
-        return StepResult([ctx.series.stack, ctx.series.user_adoc], [target], {"adoc": "user"})
+        return StepResult([ctx.series.user_adoc], [], {"adoc": "user"})
     from emflow.adoc import AdocParams, write_adoc
 
     known = {f.name for f in dataclasses.fields(AdocParams)}
     params = {k: v for k, v in ctx.options.adoc.items() if k in known and v is not None}
-    params.setdefault("dataset_dir", str(ctx.brt_dir.resolve()))
-    written = Path(write_adoc(ctx.series.stack, ctx.brt_dir, AdocParams(**params)))
+    params.setdefault("dataset_dir", str(ctx.brt_dir))
+    written = Path(write_adoc(ctx.series.stack, ctx.adoc_source.parent, AdocParams(**params)))
     return StepResult([ctx.series.stack], [written], {"adoc": "rendered"})
 
 
@@ -142,15 +144,15 @@ def run_reconstruction(ctx: SeriesContext) -> StepResult:
 
     opts = ctx.options
     result = run_brt(
-        ctx.series.stack, ctx.brt_file(".adoc"), ctx.brt_dir, recon=opts.recon,
+        ctx.series.stack, ctx.adoc_source, ctx.brt_dir, recon=opts.recon,
         cpus=opts.cpus_per_series, gpus=opts.gpus, tilt_axis_deg=opts.tilt_axis_deg,
     )
-    suffixes = ("_ali.mrc", "_rec.mrc", "_full_rec.mrc", ".tlt", ".xf")
+    suffixes = (".adoc", "_ali.mrc", "_rec.mrc", "_full_rec.mrc", ".tlt", ".xf")
     outputs = [ctx.brt_file(s) for s in suffixes if ctx.brt_file(s).exists()]
     for required in ("_ali.mrc", "_rec.mrc"):
         if not ctx.brt_file(required).exists():
             raise EmflowStepError(ctx.brt_file(required), "reconstruction finished without writing this file")
-    return StepResult([ctx.series.stack, ctx.brt_file(".adoc")], outputs, {"backend": str(result.backend)})
+    return StepResult([ctx.series.stack, ctx.adoc_source], outputs, {"backend": str(result.backend)})
 
 
 def _paths(result: dict[str, Any]) -> list[Path]:
@@ -194,7 +196,7 @@ def _none(ctx: SeriesContext) -> list[Path]:
 STEPS: tuple[Step, ...] = (
     Step("check", check_input, _none),
     Step("adoc", render_adoc, _none),
-    Step("brt", run_reconstruction, lambda ctx: [ctx.brt_file(".adoc")]),
+    Step("brt", run_reconstruction, lambda ctx: [ctx.adoc_source]),
     Step("tilt_movie", tilt_movie, lambda ctx: [ctx.brt_file("_ali.mrc")]),
     Step("rec_movie", rec_movie, lambda ctx: [ctx.brt_file("_rec.mrc")]),
     Step("pyramid", pyramid, lambda ctx: [pyramid_source(ctx)]),
