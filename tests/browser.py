@@ -236,7 +236,7 @@ def view_in_neuroglancer(data_dir: str | os.PathLike[str], path_in_dir: str, sch
 
     Returns
     -------
-    dict with ``png``, ``stats`` (`image_stats` of the panel), ``errors`` (error messages in the
+    dict with ``png``, ``loaded`` (the source's metadata was read), ``stats`` (`image_stats` of the panel), ``errors`` (error messages in the
     page), ``failed`` (data URLs that failed to load, other than zarr's metadata probes) and
     ``layer`` (the layer state Neuroglancer ended with).
     """
@@ -252,34 +252,52 @@ def view_in_neuroglancer(data_dir: str | os.PathLike[str], path_in_dir: str, sch
             state.show_scale_bar = False
         driver.get(viewer.get_viewer_url())
         wait_for(driver, "window.viewer !== undefined", timeout_s)
-        wait_for_neuroglancer_dimensions(viewer, timeout_s)
-        with viewer.txn() as state:
-            state.display_dimensions = ["x", "y", "z"]
-            centre = dict(zip("xyz", (n / 2 for n in shape_xyz)))
-            state.position = [centre[name] for name in state.dimensions.names]
-            state.cross_section_scale = 1.05 * max(shape_xyz[0] / size[0], shape_xyz[1] / size[1])
-        reply = viewer.screenshot(size=list(size))
-        Path(out_png).write_bytes(reply.screenshot.image)
+        loaded = wait_for_neuroglancer_dimensions(viewer, timeout_s, driver)
+        if loaded:
+            with viewer.txn() as state:
+                state.display_dimensions = ["x", "y", "z"]
+                centre = dict(zip("xyz", (n / 2 for n in shape_xyz)))
+                state.position = [centre[name] for name in state.dimensions.names]
+                state.cross_section_scale = 1.05 * max(shape_xyz[0] / size[0], shape_xyz[1] / size[1])
+            reply = viewer.screenshot(size=list(size))  # returns once every visible chunk is drawn
+            Path(out_png).write_bytes(reply.screenshot.image)
+        else:  # the source never opened: keep what the page shows
+            Path(out_png).write_bytes(driver.get_screenshot_as_png())
         errors = driver.execute_script(f"return {NG_ERRORS_JS};")
         console = [entry.get("message", "") for entry in driver.get_log("browser")]
         layer = viewer.state.layers["data"].to_json()
     failed = [m for m in console if "Failed to load resource" in m and data in m
               and not any(probe in m for probe in ("zarr.json", ".zarray", ".zattrs", ".zgroup"))]
-    return {"png": Path(out_png), "stats": image_stats(out_png), "errors": errors, "failed": failed,
-            "layer": layer, "console": console}
+    return {"png": Path(out_png), "loaded": loaded, "stats": image_stats(out_png), "errors": errors,
+            "failed": failed, "layer": layer, "console": console}
 
 
-def wait_for_neuroglancer_dimensions(viewer: Any, timeout_s: float) -> None:
-    """Wait until Neuroglancer has read the source's metadata (the state gains dimensions x, y, z)."""
+def wait_for_neuroglancer_dimensions(viewer: Any, timeout_s: float, driver: Any = None) -> bool:
+    """Wait until Neuroglancer has read the source's metadata (the state gains dimensions x, y, z);
+    False when it has not within ``timeout_s`` or (given the ``driver``) a source reported an error."""
     deadline = time.monotonic() + timeout_s
-    while True:
+    while time.monotonic() < deadline:
         dims = viewer.state.dimensions
         if dims is not None and {"x", "y", "z"} <= set(dims.names):
-            return
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"Neuroglancer did not load the source's metadata in {timeout_s} s")
+            return True
+        if driver is not None and driver.execute_script(f"return {NG_ERRORS_JS};"):
+            return False
         time.sleep(0.2)
+    return False
 
 
-NG_ERRORS_JS = """[...document.querySelectorAll('.neuroglancer-message-error, .neuroglancer-layer-item-error')]
-  .map(e => e.textContent).filter(t => t && t.trim())"""
+# JS: data-source load errors of every layer, plus error messages shown in the page.
+NG_ERRORS_JS = """(() => {
+  const out = [];
+  const viewer = window.viewer;
+  for (const managed of (viewer ? viewer.layerManager.managedLayers : [])) {
+    for (const source of (managed.layer ? managed.layer.dataSources : [])) {
+      const state = source.loadState;
+      if (state && state.error) out.push(String(state.error.message || state.error));
+    }
+  }
+  for (const e of document.querySelectorAll('.neuroglancer-message-error, .neuroglancer-layer-item-error')) {
+    if (e.textContent && e.textContent.trim()) out.push(e.textContent.trim());
+  }
+  return out;
+})()"""
