@@ -96,17 +96,19 @@ def reconstruct_rows(fbp: SliceFbp, aligned: np.ndarray, y0: int, y1: int) -> np
     return out
 
 
-def intensity_scale(fbp: SliceFbp, aligned: np.ndarray, n_sample: int = 16) -> tuple[float, float]:
-    """``(offset, factor)`` so that ``(v - offset) * factor`` has std ``INT16_TARGET_STD``.
+def intensity_scale(fbp: SliceFbp, aligned: np.ndarray, n_sample: int = 16) -> tuple[float, float, dict[int, np.ndarray]]:
+    """``(offset, factor, slices)``: ``(v - offset) * factor`` has std ``INT16_TARGET_STD``.
 
     Estimated from up to ``n_sample`` rows spread evenly over the aligned stack, so the
-    reconstruction can be written as int16 in one streaming pass (as tilt's SCALE does).
+    reconstruction can be written as int16 in one streaming pass (as tilt's SCALE does);
+    ``slices`` maps those rows to their reconstructed slices, for reuse.
     """
     ny = aligned.shape[1]
     rows = np.unique(np.linspace(0, ny - 1, min(n_sample, ny)).round().astype(int))
-    values = np.stack([fbp(aligned[:, y, :]) for y in rows])
+    slices = {int(y): fbp(aligned[:, y, :]) for y in rows}
+    values = np.stack(list(slices.values()))
     mean, std = float(values.mean(dtype=np.float64)), float(values.std(dtype=np.float64))
-    return mean, (INT16_TARGET_STD / std if std > 0 else 1.0)
+    return mean, (INT16_TARGET_STD / std if std > 0 else 1.0), slices
 
 
 def to_int16(values: np.ndarray, offset: float, factor: float) -> np.ndarray:

@@ -76,7 +76,7 @@ def _write_full_rec(path: Path, fbp: SliceFbp, aligned: np.ndarray, voxel: float
     """Reconstruct row slabs into ``path`` (int16); returns (amin, amax, amean)."""
     nz_ali, ny, nx = aligned.shape
     thickness = fbp.shape[0]
-    offset, factor = intensity_scale(fbp, aligned)
+    offset, factor, sampled = intensity_scale(fbp, aligned)
     rows = max(1, slab_bytes // max(1, thickness * nx * 4))
     lo, hi, total = np.inf, -np.inf, 0.0
     with MrcWriter(path, (ny, thickness, nx), np.int16, (voxel,) * 3, origin, labels=[PREVIEW_LABEL],
@@ -85,7 +85,8 @@ def _write_full_rec(path: Path, fbp: SliceFbp, aligned: np.ndarray, voxel: float
             y1 = min(ny, y0 + rows)
             slab = np.empty((y1 - y0, thickness, nx), dtype=np.int16)
             for k, y in enumerate(range(y0, y1)):
-                slab[k] = to_int16(fbp(aligned[:, y, :]), offset, factor)
+                values = sampled.pop(y) if y in sampled else fbp(aligned[:, y, :])
+                slab[k] = to_int16(values, offset, factor)
             lo, hi = min(lo, int(slab.min())), max(hi, int(slab.max()))
             total += float(slab.sum(dtype=np.float64))
             writer.write_slab(slab)
