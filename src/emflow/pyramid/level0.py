@@ -5,7 +5,7 @@ Public names
 BandJob                 what one job needs: file facts, level-0 scale, next level's factors
 read_band(fd, ...)      sections z0..z1, rows y0..y1 of an MRC with explicit reads (no mmap)
 run_band(job, z0, z1, y0, y1) -> (downscaled band or None, histogram counts)
-iter_level1_rows(job, workers)  yields level-1 rows in z order, with each row's histogram
+iter_bands(job, workers)        yields each band's level-1 sections and histogram, in order
 
 One job reads a band of one chunk-row along z and one chunk along y (about 64 x 64 x nx voxels),
 converts it (int8 + 128, int16 + 32768), counts its histogram, writes its level-0 chunks and
@@ -95,18 +95,15 @@ def _bands(job: BandJob) -> Iterator[tuple[int, int, int, int]]:
             yield z0, min(z0 + cz, nz), y0, min(y0 + cy, ny)
 
 
-def iter_level1_rows(job: BandJob, workers: int) -> Iterator[tuple[np.ndarray | None, list[HistogramAccumulator]]]:
-    """Run every band job (``workers`` processes, at most 2 x workers in flight) and yield, per
-    level-0 chunk-row in z order, the level-1 sections it gives (None at the top) and its histograms."""
-    ny = job.shape_zyx[1]
-    per_row = (ny - 1) // job.scale.chunk[1] + 1
+def iter_bands(job: BandJob, workers: int) -> Iterator[tuple[np.ndarray | None, HistogramAccumulator]]:
+    """Run every band job (``workers`` processes, at most 2 x workers in flight) and yield, in
+    (z-row, y-band) order, each band's level-1 sections (None at the top) and its histogram."""
     pool = None
     if workers > 1:
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
     try:
         pending: deque[Future | tuple] = deque()
         bands = _bands(job)
-        row: list[tuple[np.ndarray | None, HistogramAccumulator]] = []
 
         def submit() -> bool:
             nxt = next(bands, None)
@@ -119,13 +116,9 @@ def iter_level1_rows(job: BandJob, workers: int) -> Iterator[tuple[np.ndarray | 
             pass
         while pending:
             item = pending.popleft()
-            row.append(item.result() if isinstance(item, Future) else run_band(job, *item[0]))
+            result = item.result() if isinstance(item, Future) else run_band(job, *item[0])
             submit()
-            if len(row) == per_row:
-                down = None if row[0][0] is None else np.concatenate([d for d, _ in row], axis=1)
-                histograms = [h for _, h in row]
-                row = []
-                yield down, histograms
+            yield result
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)

@@ -21,7 +21,7 @@ from emflow.atomic import atomic_dir, write_bytes_atomic
 from emflow.errors import EmflowInputError
 from emflow.mrc import MrcVolume
 from emflow.pyramid.minmax import HistogramAccumulator, minmax_bytes, minmax_json, visual_stats
-from emflow.pyramid.level0 import BandJob, iter_level1_rows
+from emflow.pyramid.level0 import BandJob, iter_bands
 from emflow.pyramid.precomputed import PrecomputedWriter
 from emflow.pyramid.reader import convert, converted_dtype, iter_slabs_checked, open_checked
 from emflow.pyramid.scales import pyramid_info, resolution_nm, scales_of
@@ -177,11 +177,10 @@ def _stream_bands(vol: MrcVolume, writer: PrecomputedWriter, histogram: Histogra
         value_range=histogram.value_range,
     )
     writer.first_level = 1
-    for down, parts in iter_level1_rows(job, workers):
-        for part in parts:
-            histogram.merge(part)
+    for down, part in iter_bands(job, workers):
+        histogram.merge(part)
         if down is not None:
-            writer.add_slab(down, level=1)
+            writer.add_band(down, level=1)
     writer.close()
 
 

@@ -46,6 +46,8 @@ class _Level:
         self.buffer = np.empty((self.rows, sy, sx), dtype=dtype)
         self.filled = 0
         self.z0 = 0  # global z of buffer[0]
+        self.band_y = 0  # rows of the current chunk-row already added band by band
+        self.pending: list[np.ndarray] = []
 
 
 class PrecomputedWriter:
@@ -86,6 +88,32 @@ class PrecomputedWriter:
         self.first_level = level
         self.sections_in += slab.shape[0]
         self._push(level, slab)
+
+    def add_band(self, piece: np.ndarray, level: int = 1) -> None:
+        """Add the next y-band of a chunk-row's sections of ``level`` (bands in y order, rows in z order).
+
+        Bands are copied straight into the level's buffer, so a row is never held twice.
+        """
+        self.first_level = level
+        lvl = self.levels[level]
+        n, h = piece.shape[:2]
+        if lvl.filled + n > lvl.rows or lvl.pending:
+            lvl.pending.append(piece)  # a row taller than the buffer's room: assemble, then push
+        else:
+            lvl.buffer[lvl.filled : lvl.filled + n, lvl.band_y : lvl.band_y + h] = piece
+        lvl.band_y += h
+        if lvl.band_y < lvl.buffer.shape[1]:
+            return
+        lvl.band_y = 0
+        self.sections_in += n
+        if lvl.pending:
+            row, lvl.pending = np.concatenate(lvl.pending, axis=1), []
+            self._push(level, row)
+            return
+        lvl.filled += n
+        if lvl.filled == lvl.rows:
+            self._emit(level, lvl.buffer)
+            lvl.filled = 0
 
     def close(self) -> None:
         """Flush the partial rows of every level (in order) and stop the threads."""
