@@ -85,9 +85,12 @@ def _details(entry: dict[str, Any], assets: dict[str, dict[str, Any]]) -> str:
                 ("min", "neuroglancerPrecomputedMin"), ("max", "neuroglancerPrecomputedMax"),
                 ("floor", "neuroglancerPrecomputedFloor"), ("limit", "neuroglancerPrecomputedLimit"))
         ) + f'</dl> <a href="{_href(ng["path"])}/">pyramid</a></div>')
-    for kind in ("averagedVolume", "volume"):
+    for kind in ("averagedVolume", "volume", "neuroglancerZarr"):
         if kind in assets:
             parts.append(f'<div>{_e(kind)}: <a href="{_href(assets[kind]["path"])}">{_e(Path(assets[kind]["path"]).name)}</a></div>')
+    images = entry.get("imageSet", [])
+    if len(images) > 1:
+        parts.append(f"<div>{len(images)} images (scenes); the first is shown</div>")
     seconds = meta.get("stepSeconds") or {}
     if seconds:
         total = sum(seconds.values())
