@@ -63,7 +63,8 @@ def test_write_streams_bounded_blocks_and_reads_back(tmp_path, rng):
     target = tmp_path / "img.ome.zarr"
     result = write_ngff_image(target, read_region, image.shape, image.dtype, name="img",
                               channel_labels=["DAPI", "GFP"], channel_colours=["0000ff", "00FF00"],
-                              pixel_size_um=(0.5, 0.25), chunk_px=256, block_chunks=1)
+                              pixel_size_um=(0.5, 0.25), chunk_px=256, block_chunks=1,
+                              read_chunks=(1, 1))
     assert max(h for h, _ in calls) <= 256 and max(w for _, w in calls) <= 256
     assert sum(h * w for h, w in calls) == 700 * 1100  # every pixel read exactly once
     assert result.level_shapes == [(700, 1100), (350, 550), (175, 275)]

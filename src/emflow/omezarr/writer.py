@@ -5,10 +5,10 @@ Public functions
 write_ngff_image(target, read_region, shape_cyx, dtype, *, name, channel_labels,
                  channel_colours, pixel_size_um=None, ...) -> NgffImage
 
-Level 0 is filled band by band from ``read_region(y0, y1, x0, x1)`` (one band of
-``chunk_px`` rows and at most ``block_chunks`` chunks across at a time), so the full-resolution
-plane is never in memory; every further level is a 2 x 2 mean of the previous one, read back
-from the zarr block by block. Chunks are ``(1, chunk_px, chunk_px)``, compressed with
+Level 0 is filled block by block from ``read_region(y0, y1, x0, x1)`` (blocks of
+``read_chunks`` chunks, 2048 x 4096 px by default, chunk-aligned), so the full-resolution plane
+is never in memory; every further level is a 2 x 2 mean of the previous one, read back from the
+zarr ``chunk_px`` rows and ``block_chunks`` chunks across at a time. Chunks are ``(1, chunk_px, chunk_px)``, compressed with
 Blosc/zstd, chunk keys ``/``-separated as NGFF 0.4 requires. The folder is written under a
 temporary name and renamed when complete.
 """
@@ -110,6 +110,7 @@ def write_ngff_image(
     max_px: int = 512,
     preview_px: int = 1024,
     block_chunks: int = 4,
+    read_chunks: tuple[int, int] = (4, 8),
 ) -> NgffImage:
     """Write a ``(c, y, x)`` image as an NGFF 0.4 multiscale pyramid with omero metadata.
 
@@ -131,8 +132,10 @@ def write_ngff_image(
         Level-0 ``(y, x)`` pixel size in micrometres, if known.
     chunk_px, max_px, preview_px, block_chunks : int
         Chunk side; longest side of the coarsest level; longest side wanted for `NgffImage.preview`;
-        chunks per block read across (bounds memory to ``chunk_px**2 * block_chunks * 4`` pixels
-        per channel when downscaling).
+        chunks across per downscaling block (which reads ``chunk_px**2 * block_chunks * 4`` pixels
+        per channel).
+    read_chunks : (int, int)
+        Chunks down and across per `read_region` call on level 0.
 
     Returns
     -------
@@ -150,7 +153,7 @@ def write_ngff_image(
     with atomic_dir(target, overwrite=True) as tmp:
         group = zarr.open_group(str(tmp), mode="w", zarr_format=2)
         arrays = [_create_level(group, k, n_channels, s, dtype, chunk_px) for k, s in enumerate(shapes)]
-        _fill_level0(arrays[0], read_region, chunk_px, cols)
+        _fill_level0(arrays[0], read_region, chunk_px * read_chunks[0], chunk_px * read_chunks[1])
         for k in range(1, len(arrays)):
             _fill_downscaled(arrays[k], arrays[k - 1], chunk_px, cols)
         level = _preview_level(shapes, preview_px)

@@ -17,6 +17,7 @@ at most ~2048 px, never from the full-resolution plane. A file that cannot be re
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -144,6 +145,7 @@ def process_session(session: str | os.PathLike[str], outdir: str | os.PathLike[s
     outdir = Path(outdir)
     if workers <= 1 or len(plan.files) <= 1:
         return [_process_safely(item, outdir) for item in plan.files]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    # spawn: workers never inherit the parent's threads (HTTP servers, blosc) through fork
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [pool.submit(_process_safely, item, outdir) for item in plan.files]
         return [f.result() for f in futures]
