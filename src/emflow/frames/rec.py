@@ -8,6 +8,7 @@ make_rec_movie(rec_path, outdir, ...) -> {"recMovie", "averagedVolume", "volume"
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import deque
 from collections.abc import Iterator
@@ -16,15 +17,17 @@ from pathlib import Path
 import numpy as np
 
 from emflow import __version__
+from emflow.errors import EmflowStepError
 from emflow.frames.binvol import bin_pair, binned_shape
 from emflow.frames.clipavg import WINDOW, average_sections
 from emflow.frames.encode import Progress, encode_frames
 from emflow.frames.movie import check_movie_options
-from emflow.frames.newstack import apply_float3, float3_params, round_to_mode, section_stats
+from emflow.frames.mrc2tif import contrast_params, to_bytes
+from emflow.frames.newstack import Float3, apply_float3, float3_params, round_to_mode, section_stats
 from emflow.frames.pool import ordered_map, slab_ranges
-from emflow.frames.stats import header_stats
-from emflow.frames.tilt import render_all, series_of
-from emflow.mrc import MrcWriter, open_volume, read_info, require_3d, require_finite
+from emflow.frames.stats import REC_CONTRAST
+from emflow.frames.tilt import series_of
+from emflow.mrc import MrcInfo, MrcWriter, open_volume, read_info, require_3d, require_finite
 
 F32 = np.float32
 
@@ -46,17 +49,24 @@ def average_stats(path: str | os.PathLike[str], a: int, b: int) -> list[list[flo
     return [list(section_stats(avg)) for avg in _averages(path, a, b)]
 
 
-def average_apply(path: str | os.PathLike[str], a: int, b: int, scale: list[float], add: list[float]) -> tuple[np.ndarray, list[list[float]]]:
-    """Averaged sections ``a .. b-1`` through float 3 (mode 1): int16 stored values and, per
-    section, ``[min, max, mean]`` of the float values before rounding (newstack's header sums)."""
-    out, rows = [], []
+def average_apply(
+    path: str | os.PathLike[str], a: int, b: int, scale: list[float], add: list[float], contrast: tuple[float, float] | None = None
+) -> tuple[np.ndarray, list[list[float]], np.ndarray | None]:
+    """Averaged sections ``a .. b-1`` through float 3 (mode 1).
+
+    Returns the int16 stored values; per section ``[min, max, mean]`` of the float values before
+    rounding (newstack's header sums); and, with ``contrast = (slope, offset)``, the movie frames.
+    """
+    out, rows, frames = [], [], []
     for i, avg in enumerate(_averages(path, a, b)):
         values = apply_float3(avg.astype(F32), scale[i], add[i], 1)
         total = float(values.sum(dtype=np.float64))
         mean = F32(total / float(F32(values.shape[0] * values.shape[1])))
         rows.append([float(values.min()), float(values.max()), float(mean)])
         out.append(round_to_mode(values, 1))
-    return np.stack(out), rows
+        if contrast is not None:
+            frames.append(to_bytes(out[-1], F32(contrast[0]), F32(contrast[1])))
+    return np.stack(out), rows, (np.stack(frames) if frames else None)
 
 
 def _label(step: str) -> str:
@@ -92,6 +102,55 @@ class _Binner:
         self.writer.set_stats(self.dmin, self.dmax, float(F32(self.mean_sum / self.pixels)))
 
 
+def _average_params(rec_path: Path, slab_size: int, workers: int) -> tuple[MrcInfo, Float3]:
+    """Pass 1: float-3 parameters of the clip-averaged sections (mode 1)."""
+    info = read_info(rec_path)
+    require_3d(info, WINDOW, "the reconstruction movie (5-section running average)")
+    nz = info.nz - (WINDOW - 1)
+    ranges = slab_ranges(nz, slab_size, bytes_per_section=info.ny * info.nx * 2)
+    rows = [r for part in ordered_map(average_stats, [(rec_path, a, b) for a, b in ranges], workers) for r in part]
+    return info, float3_params(*(np.array(col, dtype=F32) for col in zip(*rows)), mode=1)
+
+
+def _write_volumes(
+    info: MrcInfo, params: Float3, out: dict[str, Path], slab_size: int, workers: int, contrast: tuple[float, float] | None
+) -> Iterator[tuple[int, int, np.ndarray | None]]:
+    """Pass 2: write ave_ and avebin8_; yield ``(z0, z1, frames)`` per slab (frames None without contrast).
+
+    The volumes are complete (renamed into place) when the generator is exhausted.
+    """
+    nz, ny, nx = info.nz - (WINDOW - 1), info.ny, info.nx
+    ranges = slab_ranges(nz, slab_size, bytes_per_section=ny * nx * 3)
+    voxel = info.voxel_size_angstrom
+    bvoxel = (voxel[0] * 2, voxel[1] * 2, voxel[2] * (2 if nz > 1 else 1))
+    tasks = [(info.path, a, b, params.scale[a:b].tolist(), params.add[a:b].tolist(), contrast) for a, b in ranges]
+    with (
+        MrcWriter(out["averagedVolume"], (nz, ny, nx), np.int16, voxel, labels=[_label("clip avg 5 + newstack -float 3")]) as ave,
+        MrcWriter(out["volume"], binned_shape((nz, ny, nx)), np.int16, bvoxel, labels=[_label("binvol -binning 2")]) as binned,
+    ):
+        binner = _Binner(binned, nz)
+        lo, hi, mean_sum = np.inf, -np.inf, F32(0)
+        for (a, b), (sections, stats, frames) in zip(ranges, ordered_map(average_apply, tasks, workers)):
+            ave.write_slab(sections)
+            for section, (s_lo, s_hi, s_mean) in zip(sections, stats):
+                lo, hi, mean_sum = min(lo, s_lo), max(hi, s_hi), F32(mean_sum + F32(s_mean))
+                binner.add(section)
+            yield a, b, frames
+        if (lo, hi) != (params.amin, params.amax):
+            raise EmflowStepError(out["averagedVolume"], f"range {lo}..{hi} differs from the predicted {params.amin}..{params.amax}")
+        ave.set_stats(lo, hi, float(F32(mean_sum / F32(nz))))
+        binner.finish()
+
+
+def _outputs(rec_path: Path, outdir: Path) -> dict[str, Path]:
+    base = series_of(rec_path, "_rec.mrc")
+    return {
+        "recMovie": outdir / f"keyMov_{base}.mp4",
+        "averagedVolume": outdir / f"ave_{base}.mrc",
+        "volume": outdir / f"avebin8_{base}.mrc",
+    }
+
+
 def make_rec_volumes(
     rec_path: str | os.PathLike[str],
     outdir: str | os.PathLike[str],
@@ -104,38 +163,19 @@ def make_rec_volumes(
 
     Two passes over ``rec_path`` (statistics, then values), streamed by slabs of ``slab_size``
     output sections over ``workers`` processes; the bytes do not depend on either.
+
+    Returns
+    -------
+    dict with keys ``averagedVolume``, ``volume``
     """
-    rec_path, outdir = Path(rec_path), Path(outdir)
-    base = series_of(rec_path, "_rec.mrc")
-    info = read_info(rec_path)
-    require_3d(info, WINDOW, "the reconstruction movie (5-section running average)")
-    nz, ny, nx = info.shape[0] - (WINDOW - 1), info.ny, info.nx
-    ranges = slab_ranges(nz, slab_size, bytes_per_section=ny * nx * 2)
-    rows = [r for part in ordered_map(average_stats, [(rec_path, a, b) for a, b in ranges], workers) for r in part]
+    out = _outputs(Path(rec_path), Path(outdir))
+    info, params = _average_params(Path(rec_path), slab_size, workers)
     if progress is not None:
-        progress(nz)
-    params = float3_params(*(np.array(col, dtype=F32) for col in zip(*rows)), mode=1)
-    out = {"averagedVolume": outdir / f"ave_{base}.mrc", "volume": outdir / f"avebin8_{base}.mrc"}
-    voxel = info.voxel_size_angstrom
-    bshape = binned_shape((nz, ny, nx))
-    bvoxel = (voxel[0] * 2, voxel[1] * 2, voxel[2] * (2 if nz > 1 else 1))
-    tasks = [(rec_path, a, b, params.scale[a:b].tolist(), params.add[a:b].tolist()) for a, b in ranges]
-    with (
-        MrcWriter(out["averagedVolume"], (nz, ny, nx), np.int16, voxel, labels=[_label("clip avg 5 + newstack -float 3")]) as ave,
-        MrcWriter(out["volume"], bshape, np.int16, bvoxel, labels=[_label("binvol -binning 2")]) as binned,
-    ):
-        binner = _Binner(binned, nz)
-        lo, hi, mean_sum = np.inf, -np.inf, F32(0)
-        for sections, stats in ordered_map(average_apply, tasks, workers):
-            ave.write_slab(sections)
-            for section, (s_lo, s_hi, s_mean) in zip(sections, stats):
-                lo, hi, mean_sum = min(lo, s_lo), max(hi, s_hi), F32(mean_sum + F32(s_mean))
-                binner.add(section)
-            if progress is not None:
-                progress(len(sections))
-        ave.set_stats(lo, hi, float(F32(mean_sum / F32(nz))))
-        binner.finish()
-    return out
+        progress(info.nz - (WINDOW - 1))
+    for a, b, _ in _write_volumes(info, params, out, slab_size, workers, None):
+        if progress is not None:
+            progress(b - a)
+    return {k: out[k] for k in ("averagedVolume", "volume")}
 
 
 def make_rec_movie(
@@ -150,15 +190,22 @@ def make_rec_movie(
 ) -> dict[str, Path]:
     """Write ``keyMov_B.mp4``, ``ave_B.mrc`` and ``avebin8_B.mrc`` into ``outdir`` (SPEC §5).
 
+    The movie frames (``mrc2tif -C 100,255`` of ``ave_``, whose header range is known after the
+    statistics pass) are rendered and encoded while the volumes are written: one pass of values.
+
     Returns
     -------
     dict with keys ``recMovie``, ``averagedVolume``, ``volume``
     """
     check_movie_options(fps, size)
-    volumes = make_rec_volumes(rec_path, outdir, slab_size=slab_size, workers=workers, progress=progress)
-    base = series_of(rec_path, "_rec.mrc")
-    movie = Path(outdir) / f"keyMov_{base}.mp4"
-    stats = header_stats(volumes["averagedVolume"])
-    slabs = render_all(volumes["averagedVolume"], stats, slab_size, workers)
-    encode_frames(stats, slabs, movie, fps=fps, size=size, progress=progress)
-    return {"recMovie": movie, **volumes}
+    out = _outputs(Path(rec_path), Path(outdir))
+    info, params = _average_params(Path(rec_path), slab_size, workers)
+    if progress is not None:
+        progress(info.nz - (WINDOW - 1))
+    stats = {"shape": [info.nz - (WINDOW - 1), info.ny, info.nx]}
+    slope, offset = contrast_params(params.amin, params.amax, *REC_CONTRAST)
+    contrast = (float(slope), float(offset))
+    with contextlib.closing(_write_volumes(info, params, out, slab_size, workers, contrast)) as slabs:
+        frames = ((a, f) for a, _, f in slabs)
+        encode_frames(stats, frames, out["recMovie"], fps=fps, size=size, progress=progress)
+    return out
