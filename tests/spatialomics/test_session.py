@@ -190,3 +190,34 @@ def test_per_file_tasks_then_manifest_task(make_session, tmp_path):
     assert manifest["files"][1]["message"] == (
         "spatialomics: HQ_Images/slide_1.czi: no result record (the task did not finish)")
     assert _assets(manifest["files"][2])["neuroglancerZarr"]["path"] == "HQ_Images/slide_2/slide_2.ome.zarr"
+
+
+def test_callback_posts_the_written_assets_json(make_session, tmp_path, monkeypatch):
+    import http.server
+    import threading
+
+    received = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.headers["Authorization"], body))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("EMFLOW_TOKEN", "s3cret-token")
+    out = tmp_path / "out"
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        assert main(["spatialomics", str(make_session()), "--outdir", str(out), "--callback-url", url]) == 0
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert received == [("Bearer s3cret-token", (out / "assets.json").read_bytes())]
+    assert "s3cret-token" not in (out / "report.html").read_text()

@@ -160,7 +160,7 @@ def open_czi_images(path: str | os.PathLike[str]) -> Iterator[list[SourceImage]]
         images = []
         for scene, rect in sorted(scenes.items(), key=lambda kv: -1 if kv[0] is None else kv[0]):
             if rect.w < 1 or rect.h < 1:
-                raise EmflowInputError(path, f"scene {scene} has no pixels")
+                raise EmflowInputError(path, "no pixel data" if scene is None else f"scene {scene} has no pixels")
             images.append(SourceImage(
                 scene=scene, shape_cyx=(len(labels), rect.h, rect.w), dtype=dtype,
                 channel_labels=labels, channel_colours=colours, pixel_size_um=pixel_size,
