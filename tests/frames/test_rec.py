@@ -122,3 +122,20 @@ def test_rec_name_must_end_with_rec(make_mrc, tmp_path: Path) -> None:
     rec = make_mrc("plain.mrc", np.zeros((6, 4, 4), np.int16))
     with pytest.raises(EmflowInputError, match="_rec.mrc"):
         make_rec_movie(rec, tmp_path / "out")
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+def test_etspy_as_rec_volume(shared_data: Path, tmp_path: Path) -> None:
+    import shutil
+
+    rec = tmp_path / "etspy_HAADF_rec.mrc"
+    shutil.copy(shared_data / "tilt_series" / "etspy_HAADF.mrc", rec)
+    out = make_rec_movie(rec, tmp_path / "out", workers=2, slab_size=16)
+    with av.open(str(out["recMovie"])) as container:
+        stream = container.streams.video[0]
+        count = sum(1 for _ in container.decode(stream))
+        facts = (stream.codec_context.name, stream.codec_context.pix_fmt, stream.width, stream.height, stream.average_rate)
+    assert facts == ("h264", "yuv420p", 1024, 1024, 8) and count == 77 - 4
+    assert read_info(out["averagedVolume"]).shape == (73, 256, 256)
+    assert read_info(out["volume"]).shape == (36, 128, 128)

@@ -111,6 +111,14 @@ def test_tilt_input_errors(make_mrc, tmp_path: Path, name: str, data: np.ndarray
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
+def test_worker_errors_come_back_as_one_line_errors(make_mrc, tmp_path: Path) -> None:
+    data = np.ones((4, 8, 8), np.float32)
+    data[2, 3, 3] = np.nan
+    ali = make_mrc("w_ali.mrc", data)
+    with pytest.raises(EmflowInputError, match="w_ali.mrc: section 2 contains NaN"):
+        make_tilt_movie(ali, tmp_path / "out", slab_size=1, workers=2)
+
+
 @pytest.mark.shared
 @pytest.mark.slow
 def test_etspy_as_ali_stack(shared_data: Path, tmp_path: Path) -> None:

@@ -82,7 +82,7 @@ def rec_movie(rec: Path, outdir: Path, fps: float, size: int, slab_size: int, wo
     from emflow.frames import make_rec_movie
 
     check_movie_options(fps, size)
-    with progress_bar(3 * max(0, read_info(rec).nz - 4), f"reconstruction movie {rec.name}") as bar:
+    with progress_bar(2 * max(0, read_info(rec).nz - 4), f"reconstruction movie {rec.name}") as bar:
         make_rec_movie(rec, outdir, fps=fps, size=size, slab_size=slab_size, workers=workers, progress=bar)
 
 
