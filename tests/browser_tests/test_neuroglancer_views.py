@@ -32,14 +32,18 @@ def pattern(dtype: str) -> np.ndarray:
     return np.clip(np.round(values), info.min, info.max).astype(dtype)
 
 
-def expected_panel(section_yx: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
+def expected_panel(section_yx: np.ndarray, value_range: tuple[float, float], scheme: str) -> np.ndarray:
     """What the xy panel should show: nearest voxel at each pixel centre, zoom as the harness
-    sets it (section fills the panel, 5% margin), grey = clamp((v - lo) / (hi - lo)); NaN outside."""
+    sets it (section fills the panel, 5% margin), grey = clamp((v - lo) / (hi - lo)); NaN outside.
+
+    Voxel i covers [i, i + 1) in a precomputed volume but [i - 1/2, i + 1/2) in OME-Zarr, whose
+    coordinates name voxel centres (Neuroglancer follows both conventions)."""
     ny, nx = section_yx.shape
     scale = 1.05 * max(nx / SIZE[0], ny / SIZE[1])
     px = nx / 2 + (np.arange(SIZE[0]) + 0.5 - SIZE[0] / 2) * scale
     py = ny / 2 + (np.arange(SIZE[1]) + 0.5 - SIZE[1] / 2) * scale
-    ix, iy = np.floor(px).astype(int), np.floor(py).astype(int)
+    origin = -0.5 if scheme == "zarr" else 0.0
+    ix, iy = np.floor(px - origin).astype(int), np.floor(py - origin).astype(int)
     inside = (iy[:, None] >= 0) & (iy[:, None] < ny) & (ix[None, :] >= 0) & (ix[None, :] < nx)
     values = section_yx[np.clip(iy, 0, ny - 1)][:, np.clip(ix, 0, nx - 1)].astype(np.float64)
     lo, hi = value_range
@@ -65,10 +69,11 @@ def check_view(view: dict, expected: np.ndarray) -> None:
     assert stats["distinct"] > 100 and stats["std"] > 30, stats  # not blank, not one grey level
     correlation = panel_correlation(view["png"], expected)
     print(f"{view['png'].name}: {stats}, correlation with the expected section {correlation:.4f}")
-    assert correlation > 0.97
+    assert correlation > 0.99
 
 
 @pytest.mark.browser
+@pytest.mark.timeout(300)
 def test_precomputed_pyramid_in_neuroglancer(make_mrc, tmp_path: Path, chromium: None) -> None:
     from emflow.pyramid import make_pyramid
 
@@ -82,10 +87,11 @@ def test_precomputed_pyramid_in_neuroglancer(make_mrc, tmp_path: Path, chromium:
                                 shape_xyz=SHAPE[::-1], value_range=value_range, size=SIZE)
     assert result.info["data_type"] == "uint8"
     converted = volume.astype(np.int16) + 128  # SPEC §6: int8 -> uint8 (v + 128)
-    check_view(view, expected_panel(converted[SHAPE[0] // 2], value_range))
+    check_view(view, expected_panel(converted[SHAPE[0] // 2], value_range, "precomputed"))
 
 
 @pytest.mark.browser
+@pytest.mark.timeout(300)
 def test_ome_zarr_in_neuroglancer(make_mrc, tmp_path: Path, chromium: None) -> None:
     from emflow.pyramid.zarr_writer import write_zarr
 
@@ -96,10 +102,11 @@ def test_ome_zarr_in_neuroglancer(make_mrc, tmp_path: Path, chromium: None) -> N
     view = view_in_neuroglancer(tmp_path / "OUT" / "B", "B.ome.zarr", "zarr", tmp_path / "zarr.png",
                                 shape_xyz=SHAPE[::-1], value_range=value_range, size=SIZE)
     assert view["layer"]["source"].startswith("zarr://http://127.0.0.1:")
-    check_view(view, expected_panel(volume[SHAPE[0] // 2], value_range))
+    check_view(view, expected_panel(volume[SHAPE[0] // 2], value_range, "zarr"))
 
 
 @pytest.mark.browser
+@pytest.mark.timeout(300)
 def test_missing_source_is_not_mistaken_for_data(tmp_path: Path, chromium: None) -> None:
     """The checks above can fail: an absent volume renders one flat grey level."""
     (tmp_path / "empty").mkdir()
@@ -110,6 +117,7 @@ def test_missing_source_is_not_mistaken_for_data(tmp_path: Path, chromium: None)
 
 
 @pytest.mark.browser
+@pytest.mark.timeout(300)
 def test_evaluate_js_reads_images_and_page_state(tmp_path: Path, chromium: None) -> None:
     """The helpers the report test uses: naturalWidth of an <img>, values from the DOM."""
     from PIL import Image
@@ -134,3 +142,56 @@ def test_serve_directory_sends_cors_and_serves_files(tmp_path: Path) -> None:
             assert response.headers["Access-Control-Allow-Origin"] == "*"
             assert json.loads(response.read()) == {"x": 1}
         assert base.startswith("http://127.0.0.1:")
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(300)
+def test_evaluate_js_reads_video_duration(tmp_path: Path, chromium: None) -> None:
+    """An H.264 MP4 (as the movies are written) plays in Debian's chromium: 16 frames at 4 fps = 4 s."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    frames = np.random.default_rng(0).integers(0, 255, (16, 64, 64), dtype=np.uint8)
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "gray",
+                    "-s", "64x64", "-r", "4", "-i", "-", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+                    str(tmp_path / "m.mp4")], input=frames.tobytes(), check=True, timeout=60)
+    (tmp_path / "page.html").write_text('<!doctype html><video src="m.mp4" preload="metadata"></video>')
+    with serve_directory(tmp_path) as base:
+        durations = evaluate_js(f"{base}/page.html", "[...document.querySelectorAll('video')].map(v => v.duration)",
+                                wait_js="[...document.querySelectorAll('video')].every(v => v.readyState >= 1 || v.error)")
+    assert durations == [4]
+
+
+@pytest.mark.browser
+@pytest.mark.shared
+@pytest.mark.timeout(300)
+def test_real_tomogram_both_formats(shared_data: Path, tmp_path: Path, chromium: None) -> None:
+    """cylindra_13pf_MT_int8.mrc (94 x 206 x 36, int8): precomputed and OME-Zarr both show the section."""
+    import mrcfile
+
+    from emflow.pyramid import make_pyramid
+    from emflow.pyramid.zarr_writer import write_zarr
+
+    src = shared_data / "tomograms" / "cylindra_13pf_MT_int8.mrc"
+    with mrcfile.open(src, permissive=True) as mrc:
+        volume = np.asarray(mrc.data).astype(np.int8)
+    out = tmp_path / "OUT" / "cyl"
+    make_pyramid(src, out / "neuro-cyl", minmax_json=out / "cyl_min_max.json")
+    params = write_zarr(src, out / "cyl.ome.zarr")
+    minmax = json.loads((out / "cyl_min_max.json").read_text())
+    pre_range = (float(minmax["neuroglancerPrecomputedMin"]), float(minmax["neuroglancerPrecomputedMax"]))
+    zarr_range = tuple(params["shaderParameters"]["range"])
+    shape_xyz = volume.shape[::-1]
+    section = volume[volume.shape[0] // 2]
+    for scheme, path, value_range, values in (
+        ("precomputed", "neuro-cyl", pre_range, section.astype(np.int16) + 128),
+        ("zarr", "cyl.ome.zarr", zarr_range, section),
+    ):
+        view = view_in_neuroglancer(out, path, scheme, tmp_path / f"{scheme}.png", shape_xyz=shape_xyz,
+                                    value_range=value_range, size=SIZE)
+        assert view["loaded"] and view["errors"] == [] and view["failed"] == []
+        assert view["stats"]["distinct"] > 100
+        correlation = panel_correlation(view["png"], expected_panel(values, value_range, scheme))
+        print(f"{scheme}: {view['stats']}, correlation {correlation:.4f}")
+        assert correlation > 0.98
