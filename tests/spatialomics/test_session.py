@@ -161,14 +161,21 @@ def test_shared_session(shared_data, tmp_path):
     entries = {r.primary_file_path: r.to_manifest_entry() for r in results}
     rgb = entries["HQ_Images/aicspylibczi_RGB-8bit.czi"]
     levels = _check_image_outputs(out, rgb, (624, 924))
-    assert levels[0].shape == (3, 624, 924) and levels[0].dtype == np.uint8
+    from pylibCZIrw import czi as pyczi
+
+    with pyczi.open_czi(str(shared_data / "czi" / "aicspylibczi_RGB-8bit.czi")) as doc:
+        whole_bgr = doc.read()  # one whole-plane read, as a reference for the region reads
+    assert levels[0].dtype == np.uint8
+    assert np.array_equal(levels[0], np.moveaxis(whole_bgr[..., ::-1], -1, 0))
     mosaic = entries["HQ_Images/aicspylibczi_mosaic_test.czi"]
     levels = _check_image_outputs(out, mosaic, (624, 1756))
     assert [lv.shape for lv in levels] == [(1, 624, 1756), (1, 312, 878), (1, 156, 439)]
     colour = _assets(mosaic)["neuroglancerZarr"]["metadata"]["channels"][0]["color"]
     assert colour == "00FF5B"  # DisplaySetting #FF00FF5B (ARGB)
     for name in ("aicspylibczi_colony.png", "aicspylibczi_histo.png"):
-        _check_image_outputs(out, entries[f"Pre_ROI_Selection/{name}"], (500, 500))
+        levels = _check_image_outputs(out, entries[f"Pre_ROI_Selection/{name}"], (500, 500))
+        with Image.open(shared_data / "png" / name) as png:
+            assert np.array_equal(levels[0][0], np.asarray(png.convert("L")))
 
 
 def test_per_file_tasks_then_manifest_task(make_session, tmp_path):
