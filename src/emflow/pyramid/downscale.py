@@ -20,13 +20,14 @@ import numpy as np
 _SUM_DTYPE = {np.dtype(np.uint8): np.dtype(np.uint16), np.dtype(np.uint16): np.dtype(np.uint32)}
 
 
-def _pair(a: np.ndarray, axis: int, float_mean: bool) -> np.ndarray:
-    """Combine neighbours along ``axis``: mean (float) or sum (integer); odd: last with itself."""
+def _pair(a: np.ndarray, axis: int, float_mean: bool, dtype: np.dtype | None = None) -> np.ndarray:
+    """Combine neighbours along ``axis``: mean (float) or sum (integer) in ``dtype`` (default
+    ``a.dtype``); an odd axis pairs its last element with itself."""
     n = a.shape[axis]
     half = n // 2
     shape = list(a.shape)
     shape[axis] = (n + 1) // 2
-    out = np.empty(shape, dtype=a.dtype)
+    out = np.empty(shape, dtype=dtype or a.dtype)
 
     def sl(start: int | None, stop: int | None, step: int | None = None) -> tuple[slice, ...]:
         index = [slice(None)] * a.ndim
@@ -34,12 +35,14 @@ def _pair(a: np.ndarray, axis: int, float_mean: bool) -> np.ndarray:
         return tuple(index)
 
     body = out[sl(0, half)]
-    np.add(a[sl(0, 2 * half, 2)], a[sl(1, 2 * half, 2)], out=body)
+    np.add(a[sl(0, 2 * half, 2)], a[sl(1, 2 * half, 2)], out=body, dtype=out.dtype)
     if float_mean:
         body *= 0.5
     if n % 2:
         last = a[sl(n - 1, n)]
-        out[sl(half, half + 1)] = last if float_mean else last * 2
+        out[sl(half, half + 1)] = last
+        if not float_mean:
+            out[sl(half, half + 1)] *= 2
     return out
 
 
@@ -67,8 +70,8 @@ def downscale(block: np.ndarray, factors_zyx: Sequence[int]) -> np.ndarray:
         return a.astype(np.float32)
     if dtype not in _SUM_DTYPE:
         raise TypeError(f"cannot downscale {dtype}")
-    a = block.astype(_SUM_DTYPE[dtype])
-    for axis in axes:
+    a = _pair(block, axes[0], False, _SUM_DTYPE[dtype])  # the first sum widens: no full-size copy
+    for axis in axes[1:]:
         a = _pair(a, axis, False)
     shift = len(axes)
     q = a >> shift

@@ -79,7 +79,7 @@ def run_band(job: BandJob, z0: int, z1: int, y0: int, y1: int) -> tuple[np.ndarr
     if band.dtype.kind == "f" and not np.isfinite(band).all():
         bad = int(np.flatnonzero(~np.isfinite(band).reshape(len(band), -1).all(axis=1))[0])
         raise EmflowInputError(job.path, f"section {z0 + bad} contains non-finite values")
-    values = convert(band)
+    values = convert(band, inplace=True)
     histogram = HistogramAccumulator(np.dtype(job.hist_dtype), job.value_range)
     histogram.update(values)
     write_chunks(job.folder, job.scale, values, y0, z0, job.gzip)

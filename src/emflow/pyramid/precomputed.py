@@ -26,10 +26,10 @@ from emflow.pyramid.downscale import downscale
 from emflow.pyramid.scales import Scale, chunk_name, info_bytes, scales_of
 
 
-def _write_file(path: str, data: bytes) -> None:
+def _write_file(path: str, data: bytes | memoryview) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        view = memoryview(data)
+        view = memoryview(data).cast("B")
         while view:
             view = view[os.write(fd, view) :]
     finally:
@@ -182,7 +182,7 @@ def write_chunks(folder: str | os.PathLike[str], scale: Scale, part: np.ndarray,
     dtype = part.dtype.newbyteorder("<")
     for x0 in range(0, nx, cx):
         x1 = min(x0 + cx, nx)
-        data = np.ascontiguousarray(part[:, :, x0:x1], dtype=dtype).tobytes()
+        data = memoryview(np.ascontiguousarray(part[:, :, x0:x1], dtype=dtype))
         name = os.path.join(os.fspath(folder), chunk_name(scale.key, x0, x1, y0, y0 + ny, z0, z0 + nz))
         if gzip:
             _write_file(name + ".gz", gzip_module.compress(data, compresslevel=6, mtime=0))

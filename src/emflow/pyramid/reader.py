@@ -40,16 +40,17 @@ def converted_dtype(dtype: np.dtype) -> np.dtype:
         raise TypeError(f"no precomputed type for {dtype}") from exc
 
 
-def convert(slab: np.ndarray) -> np.ndarray:
+def convert(slab: np.ndarray, inplace: bool = False) -> np.ndarray:
     """Map stored values to the precomputed domain: int8 v + 128, int16 v + 32768, float16 -> float32.
 
-    uint8, uint16 and float32 slabs are returned as they are (no copy).
+    uint8, uint16 and float32 slabs are returned as they are (no copy). With ``inplace`` an
+    int8/int16 slab's memory is reused (the slab must be writable and not needed afterwards).
     """
     dtype = slab.dtype
-    if dtype == np.int8:
-        return (slab.view(np.uint8) ^ np.uint8(0x80)).view(np.uint8)
-    if dtype == np.int16:
-        return (slab.view(np.uint16) ^ np.uint16(0x8000)).view(np.uint16)
+    if dtype in (np.int8, np.int16):
+        unsigned = slab.view(np.uint8 if dtype == np.int8 else np.uint16)
+        flip = unsigned.dtype.type(0x80 if dtype == np.int8 else 0x8000)
+        return np.bitwise_xor(unsigned, flip, out=unsigned if inplace else None)
     if dtype == np.float16:
         return slab.astype(np.float32)
     converted_dtype(dtype)
