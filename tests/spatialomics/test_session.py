@@ -228,3 +228,12 @@ def test_callback_posts_the_written_assets_json(make_session, tmp_path, monkeypa
         server.server_close()
     assert received == [("Bearer s3cret-token", (out / "assets.json").read_bytes())]
     assert "s3cret-token" not in (out / "report.html").read_text()
+
+
+def test_missing_and_empty_sessions(tmp_path, capsys):
+    assert main(["spatialomics", str(tmp_path / "nope"), "--outdir", str(tmp_path / "o1")]) == 2
+    assert "nope: not a folder" in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    (empty / "Heatmaps").mkdir(parents=True)
+    assert main(["spatialomics", str(empty), "--outdir", str(tmp_path / "o2")]) == 1
+    assert json.loads((tmp_path / "o2" / "assets.json").read_text()) == {"status": "error", "files": []}
