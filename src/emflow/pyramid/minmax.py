@@ -54,8 +54,10 @@ class HistogramAccumulator:
     Parameters
     ----------
     dtype : the domain of the histogram: an integer dtype (one bin per value over its whole
-        range) or float32 (then ``value_range`` = (data min, data max) is required, from a first
-        pass such as `emflow.pyramid.minmax_pass`). Slabs of a stored MRC dtype whose converted
+        range) or float32 with ``value_range`` = (data min, data max) from a first pass (see
+        `emflow.pyramid.make.value_range`): then the bins are exactly the reference's. Without
+        ``value_range`` a float histogram is one pass, close to the reference but not
+        bit-identical (values placed within 2^-12 relative). Slabs of a stored MRC dtype whose converted
         dtype is ``dtype`` (int8 for uint8, int16 for uint16, float16 for float32) are converted
         first (SPEC §6).
     value_range : (min, max) of the data, for float only.
@@ -72,6 +74,7 @@ class HistogramAccumulator:
         elif self.dtype.kind == "f" and value_range is None:
             self.edges = np.zeros(0)
             self.counts = np.zeros(1 << _FINE_BITS, dtype=np.int64)
+            self.fine_range = (np.inf, -np.inf)
         elif self.dtype.kind == "f":
             self.edges = float_edges(*value_range)
             self.counts = np.zeros(len(self.edges) + 1, dtype=np.int64)
@@ -111,28 +114,29 @@ class HistogramAccumulator:
         self.counts += other.counts
         if hasattr(other, "on_last_edge"):
             self.on_last_edge += other.on_last_edge
+        if hasattr(other, "fine_range"):
+            self.fine_range = (min(self.fine_range[0], other.fine_range[0]), max(self.fine_range[1], other.fine_range[1]))
 
     def _update_fine(self, flat: np.ndarray) -> None:
-        """Float without a known range: count the top bits of an order-preserving key."""
+        """Float without a known range: exact min/max plus counts of the top bits of an
+        order-preserving integer key of each float32."""
+        if flat.size:
+            self.fine_range = (min(self.fine_range[0], float(flat.min())), max(self.fine_range[1], float(flat.max())))
         for start in range(0, flat.size, _PIECE):
             bits = flat[start : start + _PIECE].view(np.uint32)
             key = np.where(bits >> 31, ~bits, bits | np.uint32(0x80000000))
             self.counts += np.bincount(key >> (32 - _FINE_BITS), minlength=len(self.counts))
 
     def _fine_result(self) -> tuple[np.ndarray, np.ndarray]:
-        """Re-bin the fine key histogram into the 1024 reference bins (values within 2^-12)."""
+        """Re-bin the fine buckets into the reference's bins over the exact (min, max): each
+        bucket counts at its middle value (within 2^-12 relative of its members)."""
         used = np.flatnonzero(self.counts)
-        key = (used.astype(np.uint32) << (32 - _FINE_BITS)) | np.uint32(1 << (31 - _FINE_BITS))
-        bits = np.where(key >> 31, key & np.uint32(0x7FFFFFFF), ~key)
-        lows = ((used.astype(np.uint32) << (32 - _FINE_BITS)))
-        low_bits = np.where(lows >> 31, lows & np.uint32(0x7FFFFFFF), ~lows)
-        highs = lows | np.uint32((1 << (32 - _FINE_BITS)) - 1)
-        high_bits = np.where(highs >> 31, highs & np.uint32(0x7FFFFFFF), ~highs)
-        values = bits.view(np.float32).astype(np.float64)
-        vmin = float(np.min(np.minimum(low_bits.view(np.float32), high_bits.view(np.float32))[:1]))
-        vmax = float(np.max(np.maximum(low_bits.view(np.float32), high_bits.view(np.float32))[-1:]))
+        middle = (used.astype(np.uint32) << (32 - _FINE_BITS)) | np.uint32(1 << (31 - _FINE_BITS))
+        bits = np.where(middle >> 31, middle & np.uint32(0x7FFFFFFF), ~middle)
+        vmin, vmax = self.fine_range
+        values = np.clip(bits.view(np.float32).astype(np.float64), vmin, vmax)
         edges = float_edges(vmin, vmax)
-        index = np.clip(np.searchsorted(edges, np.clip(values, vmin, vmax), side="right") - 1, 0, len(edges) - 2)
+        index = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2)
         counts = np.bincount(index, weights=self.counts[used], minlength=len(edges) - 1).astype(np.int64)
         return 0.5 * (edges[1:] + edges[:-1]), counts
 
