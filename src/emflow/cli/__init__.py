@@ -41,6 +41,7 @@ COMMANDS: dict[str, str] = {
     "spatialomics-manifest": "emflow.cli.spatialomics:spatialomics_manifest",
     "tilt-movie": "emflow.cli.movies:tilt_movie",
     "validate-assets": "emflow.cli.manifest:validate_assets",
+    "validate-params": "emflow.cli.validate_params:validate_params",
     "zarr": "emflow.cli.zarr:zarr",
 }
 

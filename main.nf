@@ -1,0 +1,52 @@
+#!/usr/bin/env nextflow
+/*
+ * emflow: electron-tomography processing (IMOD batchruntomo or the preview backend, tilt and
+ * reconstruction movies, Neuroglancer precomputed / OME-Zarr pyramids) and spatialomics slide
+ * sessions. Every task calls the `emflow` command line (one implementation, see docs/DEVELOPING.md).
+ *
+ *   nextflow run . -profile test --outdir results                      (bundled sample, preview)
+ *   nextflow run <repo> -profile apptainer,slurm --input tilts/ --outdir results
+ *   nextflow run <repo> -profile docker --workflow spatialomics --input session/ --outdir results
+ */
+
+include { VALIDATE_PARAMS } from './modules/local/validate_params/main'
+include { MANIFEST        } from './modules/local/manifest/main'
+include { RUN_STATUS      } from './modules/local/run_status/main'
+include { BRT             } from './workflows/brt'
+include { SPATIALOMICS    } from './workflows/spatialomics'
+
+workflow {
+    main:
+    // Parameters are checked by emflow itself (JSON Schema in nextflow_schema.json) in the first task;
+    // every other task waits for it.
+    ch_params = channel.of(groovy.json.JsonOutput.prettyPrint(groovy.json.JsonOutput.toJson(params)))
+        .collectFile(name: 'params.json', newLine: true)
+    VALIDATE_PARAMS(ch_params, file("${projectDir}/nextflow_schema.json", checkIfExists: true))
+    ch_ready = VALIDATE_PARAMS.out.report.first()
+
+    if (params.workflow == 'spatialomics') {
+        SPATIALOMICS(ch_ready, params.input)
+        ch_assets = SPATIALOMICS.out.assets
+    } else {
+        BRT(ch_ready, params.input)
+        ch_tree = BRT.out.tree
+            .toList()
+            .map { items -> [items.collect { item -> item[0] }, items.collect { item -> item[1] }] }
+        MANIFEST(ch_tree, BRT.out.status.toList(), file(params.input, type: 'dir'))
+        ch_assets = MANIFEST.out.assets
+    }
+    RUN_STATUS(ch_assets)
+
+    // Software versions of every task (topic channel) -> pipeline_info/emflow_software_versions.yml
+    channel.topic('versions')
+        .unique()
+        .map { process, tool, version -> "${process.tokenize(':')[-1]}:\n  ${tool}: ${version}".toString() }
+        .mix(channel.of("Workflow:\n  Nextflow: ${workflow.nextflow.version}\n  emflow-pipeline: ${workflow.manifest.version}".toString()))
+        .collectFile(storeDir: "${params.outdir}/pipeline_info", name: 'emflow_software_versions.yml', sort: true, newLine: true)
+
+    workflow.onComplete = {
+        log.info(workflow.success
+            ? "emflow: done, outputs in ${params.outdir} (assets.json, report.html)"
+            : "emflow: finished with errors; see ${params.outdir}/assets.json and ${params.outdir}/pipeline_info/")
+    }
+}

@@ -1,0 +1,38 @@
+process NG_PYRAMID {
+    tag "${meta.id}"
+    label 'process_medium'
+    container "${params.container_emflow}"
+    // SPEC §9 layout: OUT/<BASENAME>/ (status records in OUT/<BASENAME>/.emflow/)
+    publishDir "${params.outdir}/${meta.id}", mode: params.publish_dir_mode, saveAs: { filename -> filename.endsWith('.status.json') ? ".emflow/${filename}" : filename }
+
+    input:
+    tuple val(meta), path(volume)
+
+    output:
+    tuple val(meta), path("neuro-${meta.id}"), emit: precomputed, optional: true
+    tuple val(meta), path("${meta.id}_min_max.json"), emit: minmax, optional: true
+    tuple val(meta), path("${meta.id}.ome.zarr"), emit: zarr, optional: true
+    tuple val(meta), path("${meta.id}_shader.json"), emit: shader, optional: true
+    tuple val(meta), path("*.status.json"), emit: status
+    tuple val("${task.process}"), val('emflow'), eval('emflow --version | sed "s/^.* //"'), emit: versions_emflow, topic: versions
+
+    when:
+    task.ext.when == null || task.ext.when
+
+    script:
+    // ext.args: --ng-format precomputed|zarr|both, --mad, --chunk
+    def args = task.ext.args ?: ''
+    def zarr = args =~ /--ng-format (zarr|both)/ ? "--zarr-out ${meta.id}.ome.zarr" : ''
+    """
+    emflow record --series ${meta.id} --step pyramid --status-dir . -- \\
+        pyramid ${volume} neuro-${meta.id} --minmax-json ${meta.id}_min_max.json --workers ${task.cpus} ${zarr} ${args}
+    """
+
+    stub:
+    """
+    mkdir -p neuro-${meta.id}
+    touch neuro-${meta.id}/info
+    touch ${meta.id}_min_max.json
+    touch ${meta.id}.pyramid.status.json
+    """
+}

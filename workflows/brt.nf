@@ -1,0 +1,134 @@
+/*
+ * BRT workflow (SPEC §1-§6, §9): per tilt series
+ *   adoc -> batchruntomo (IMOD or preview) -> tilt movie (stats -> frames per slab -> encode)
+ *   -> averaged volumes -> reconstruction movie (stats -> frames -> encode) -> pyramid + min/max.
+ * Every step runs under `emflow record`, so a failing series leaves an error record and its later
+ * steps simply do not run; the other series go on. Emits `tree` ([path relative to OUT, file]) and
+ * `status` (status records) for the manifest.
+ */
+
+include { BRT_ADOC                           } from '../modules/local/brt_adoc/main'
+include { BATCHRUNTOMO                       } from '../modules/local/batchruntomo/main'
+include { SECTION_STATS as TILT_SECTION_STATS } from '../modules/local/section_stats/main'
+include { RENDER_FRAMES as TILT_RENDER_FRAMES } from '../modules/local/render_frames/main'
+include { ENCODE_MOVIE  as TILT_ENCODE_MOVIE  } from '../modules/local/encode_movie/main'
+include { REC_VOLUMES                        } from '../modules/local/rec_volumes/main'
+include { SECTION_STATS as REC_SECTION_STATS  } from '../modules/local/section_stats/main'
+include { RENDER_FRAMES as REC_RENDER_FRAMES  } from '../modules/local/render_frames/main'
+include { ENCODE_MOVIE  as REC_ENCODE_MOVIE   } from '../modules/local/encode_movie/main'
+include { NG_PYRAMID                         } from '../modules/local/ng_pyramid/main'
+
+// SPEC §1: BASENAME starts with a letter or digit and holds only letters, digits and ._+-
+def isValidBasename(name) {
+    return name ==~ /[A-Za-z0-9][A-Za-z0-9._+-]*/
+}
+
+def basenameOf(stack) {
+    def name = stack.name
+    return name.substring(0, name.lastIndexOf('.'))
+}
+
+// One [meta, stack, user adoc or []] per valid series; invalid or duplicate names are left to
+// the manifest, which reports them from its own discovery of the input folder.
+def seriesOf(stacks) {
+    def seen = [:]
+    def sorted = stacks.toSorted { a, b -> a.name <=> b.name }
+    return sorted.findAll { stack ->
+        def base = basenameOf(stack)
+        def fresh = isValidBasename(base) && !seen.containsKey(base)
+        seen[base] = true
+        return fresh
+    }.collect { stack ->
+        def base = basenameOf(stack)
+        def adoc = stack.resolveSibling("${base}.adoc")
+        return [[id: base], stack, adoc.exists() ? adoc : []]
+    }
+}
+
+// The frame fan-out: one [groupKey(meta, slabs), volume, stats, kind, start, stop] per slab.
+def slabsOf(meta, volume, stats, kind, slabSize) {
+    def nz = new groovy.json.JsonSlurper().parseText(stats.text).shape[0] as int
+    def starts = (0..<nz).step(slabSize as int)
+    return starts.collect { start ->
+        [groupKey(meta, starts.size()), volume, stats, kind, start, Math.min(start + (slabSize as int), nz)]
+    }
+}
+
+// Gather the slabs of one series in section order and join its stats for the encoder.
+def gatherSlabs(frames, stats) {
+    def grouped = frames
+        .groupTuple()
+        .map { key, starts, files ->
+            def ordered = [starts, files].transpose().sort { a, b -> a[0] <=> b[0] }.collect { pair -> pair[1] }
+            [key.getGroupTarget(), ordered]
+        }
+    return stats
+        .map { meta, _volume, json -> [meta, json] }
+        .join(grouped)
+}
+
+workflow BRT {
+    take:
+    ch_ready   // one item once the parameters are valid
+    input_dir  // the folder of tilt series (SPEC §1)
+
+    main:
+    ch_series = channel.fromPath("${input_dir}/*", type: 'file')
+        .filter { f -> f.name ==~ /(?i).+\.(mrc|st)/ }
+        .toList()
+        .flatMap { stacks -> seriesOf(stacks) }
+    ch_series = ch_ready.combine(ch_series).map { _ok, meta, stack, adoc -> [meta, stack, adoc] }
+
+    BRT_ADOC(ch_series)
+
+    ch_recon_in = ch_series
+        .map { meta, stack, _adoc -> [meta, stack] }
+        .join(BRT_ADOC.out.adoc)
+    BATCHRUNTOMO(ch_recon_in)
+
+    // Tilt movie, key image, thumbnail (SPEC §4) from BASENAME_ali.mrc
+    TILT_SECTION_STATS(BATCHRUNTOMO.out.ali.map { meta, ali -> [meta, ali, 'tilt'] })
+    TILT_RENDER_FRAMES(
+        TILT_SECTION_STATS.out.stats.flatMap { meta, ali, stats -> slabsOf(meta, ali, stats, 'tilt', params.slab_size) }
+    )
+    TILT_ENCODE_MOVIE(
+        gatherSlabs(TILT_RENDER_FRAMES.out.frames, TILT_SECTION_STATS.out.stats)
+            .map { meta, stats, frames -> [meta, stats, frames, 'tilt'] }
+    )
+
+    // Averaged volumes and the reconstruction movie (SPEC §5) from BASENAME_rec.mrc
+    REC_VOLUMES(BATCHRUNTOMO.out.rec)
+    REC_SECTION_STATS(REC_VOLUMES.out.ave.map { meta, ave -> [meta, ave, 'rec'] })
+    REC_RENDER_FRAMES(
+        REC_SECTION_STATS.out.stats.flatMap { meta, ave, stats -> slabsOf(meta, ave, stats, 'rec', params.slab_size) }
+    )
+    REC_ENCODE_MOVIE(
+        gatherSlabs(REC_RENDER_FRAMES.out.frames, REC_SECTION_STATS.out.stats)
+            .map { meta, stats, frames -> [meta, stats, frames, 'rec'] }
+    )
+
+    // Neuroglancer precomputed pyramid + min/max (SPEC §6), OME-Zarr with --ng_format zarr|both
+    NG_PYRAMID(params.ng_source == 'rec' ? BATCHRUNTOMO.out.rec : BATCHRUNTOMO.out.full_rec)
+
+    // What the manifest reads, at its place in OUT (SPEC §9)
+    ch_top = TILT_ENCODE_MOVIE.out.movie
+        .mix(TILT_ENCODE_MOVIE.out.images, REC_ENCODE_MOVIE.out.movie, REC_VOLUMES.out.ave,
+             REC_VOLUMES.out.avebin8, NG_PYRAMID.out.precomputed, NG_PYRAMID.out.minmax,
+             NG_PYRAMID.out.zarr, NG_PYRAMID.out.shader)
+        .flatMap { meta, files -> (files instanceof List ? files : [files]).collect { f -> ["${meta.id}/${f.name}", f] } }
+    ch_brt = BATCHRUNTOMO.out.rec
+        .mix(BATCHRUNTOMO.out.files.flatMap { meta, files ->
+            (files instanceof List ? files : [files]).findAll { f -> f.name == 'brt_run.log' }.collect { f -> [meta, f] }
+        })
+        .map { meta, f -> ["${meta.id}/brt/${f.name}", f] }
+    status = BRT_ADOC.out.status
+        .mix(BATCHRUNTOMO.out.status, TILT_SECTION_STATS.out.status, TILT_RENDER_FRAMES.out.status,
+             TILT_ENCODE_MOVIE.out.status, REC_VOLUMES.out.status, REC_SECTION_STATS.out.status,
+             REC_RENDER_FRAMES.out.status, REC_ENCODE_MOVIE.out.status, NG_PYRAMID.out.status)
+        .map { _meta, record -> record }
+    tree = ch_top.mix(ch_brt)
+
+    emit:
+    tree    // [path relative to OUT, file] of every output the manifest reads
+    status  // status records
+}
