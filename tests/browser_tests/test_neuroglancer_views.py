@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from browser import evaluate_js, require_chromium, serve_directory, view_in_neuroglancer
+from browser import evaluate_js, image_stats, require_chromium, screenshot, serve_directory, view_in_neuroglancer
 
 SHAPE = (33, 67, 131)  # z, y, x
 SIZE = (640, 480)
@@ -142,6 +142,22 @@ def test_serve_directory_sends_cors_and_serves_files(tmp_path: Path) -> None:
             assert response.headers["Access-Control-Allow-Origin"] == "*"
             assert json.loads(response.read()) == {"x": 1}
         assert base.startswith("http://127.0.0.1:")
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(300)
+def test_screenshot_captures_the_page(tmp_path: Path, chromium: None) -> None:
+    (tmp_path / "page.html").write_text(
+        '<!doctype html><body style="margin:0;background:#000">'
+        '<div style="position:absolute;left:0;top:0;width:160px;height:120px;background:#fff"></div></body>')
+    with serve_directory(tmp_path) as base:
+        png = screenshot(f"{base}/page.html", tmp_path / "shot.png", size=(320, 240))
+    from PIL import Image
+
+    with Image.open(png) as im:
+        assert im.size == (320, 240)
+    assert image_stats(png, (0.0, 0.0, 0.5, 0.5))["mean"] == 255.0
+    assert image_stats(png, (0.5, 0.5, 1.0, 1.0))["mean"] == 0.0
 
 
 @pytest.mark.browser
