@@ -5,6 +5,8 @@ average_sections(stack) -> int16     one output section from its 5 input section
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from emflow.frames.newstack import imod_values
@@ -13,14 +15,14 @@ F32 = np.float32
 WINDOW = 5
 
 
-def average_sections(stack: np.ndarray) -> np.ndarray:
-    """Average a ``(5, ny, nx)`` window of sections the way clip does.
+def average_sections(stack: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+    """Average a ``(5, ny, nx)`` window (or 5 ``(ny, nx)`` sections) the way clip does.
 
     Float32 running sum in z order, ``f32(sum * f32(1/5))``, clamped to [-32768, 32767] and
     truncated toward zero to int16. Mode-0 input is taken as 0..255 like IMOD.
     """
-    if stack.shape[0] != WINDOW:
-        raise ValueError(f"clip avg needs {WINDOW} sections, got {stack.shape[0]}")
+    if len(stack) != WINDOW:
+        raise ValueError(f"clip avg needs {WINDOW} sections, got {len(stack)}")
     total = imod_values(stack[0]).copy()
     for z in range(1, WINDOW):
         total += imod_values(stack[z])

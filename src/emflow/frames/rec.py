@@ -23,7 +23,7 @@ from emflow.frames.clipavg import WINDOW, average_sections
 from emflow.frames.encode import Progress, encode_frames
 from emflow.frames.movie import check_movie_options
 from emflow.frames.mrc2tif import contrast_params, to_bytes
-from emflow.frames.newstack import Float3, apply_float3, float3_params, round_to_mode, section_stats
+from emflow.frames.newstack import Float3, apply_float3, float3_params, imod_values, round_to_mode, section_stats
 from emflow.frames.pool import ordered_map, slab_ranges
 from emflow.frames.stats import REC_CONTRAST
 from emflow.frames.tilt import series_of
@@ -39,9 +39,9 @@ def _averages(path: str | os.PathLike[str], a: int, b: int) -> Iterator[np.ndarr
         for z in range(a, b + WINDOW - 1):
             section = volume.read_section(z)
             require_finite(path, section, z)
-            window.append(section)
+            window.append(imod_values(section))
             if len(window) == WINDOW:
-                yield average_sections(np.stack(window))
+                yield average_sections(window)
 
 
 def average_stats(path: str | os.PathLike[str], a: int, b: int) -> list[list[float]]:
