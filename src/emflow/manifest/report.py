@@ -28,11 +28,11 @@ CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:1.5rem;color:#222}
 h1{font-size:1.4rem;margin:0 0 .3rem} .meta{color:#555;margin-bottom:1rem}
 table{border-collapse:collapse;width:100%} th,td{border:1px solid #ccc;padding:.4rem;vertical-align:top;text-align:left}
-th{background:#f2f2f2} img.thumb{width:120px;height:auto} img.key{width:200px;height:auto}
-video{width:200px;height:200px;background:#000} td.details{min-width:14rem;max-width:26rem;overflow-wrap:anywhere} .status-success{color:#176417;font-weight:600}
+th{background:#f2f2f2} img.thumb{width:100px;height:auto} img.key{width:180px;height:auto} a{overflow-wrap:anywhere}
+video{width:180px;height:180px;background:#000} td.details{min-width:12rem;overflow-wrap:anywhere} .status-success{color:#176417;font-weight:600}
 .status-error{color:#b00020;font-weight:600} .preview{background:#fff3cd;padding:.1rem .3rem;border-radius:3px}
 .msg{font-family:ui-monospace,monospace;white-space:pre-wrap;overflow-wrap:anywhere;color:#b00020}
-dl{margin:0} dt{font-weight:600;display:inline} dd{display:inline;margin:0 .6rem 0 .2rem}
+.pair{white-space:nowrap;margin-right:.5rem}
 @media print{body{margin:0} video{display:none} .video-link{display:inline} tr{page-break-inside:avoid}}
 .video-link{display:none}
 """
@@ -80,11 +80,10 @@ def _details(entry: dict[str, Any], assets: dict[str, dict[str, Any]]) -> str:
     ng = assets.get("neuroglancerPrecomputed")
     if ng and ng.get("metadata"):
         m = ng["metadata"]
-        parts.append("<div>visual min/max: <dl>" + "".join(
-            f"<dt>{label}</dt><dd>{_e(m.get(key, ''))}</dd>" for label, key in (
-                ("min", "neuroglancerPrecomputedMin"), ("max", "neuroglancerPrecomputedMax"),
-                ("floor", "neuroglancerPrecomputedFloor"), ("limit", "neuroglancerPrecomputedLimit"))
-        ) + f'</dl> <a href="{_href(ng["path"])}/">pyramid</a></div>')
+        pairs = " ".join(f'<span class="pair"><b>{label}</b> {_e(m.get(key, ""))}</span>' for label, key in (
+            ("min", "neuroglancerPrecomputedMin"), ("max", "neuroglancerPrecomputedMax"),
+            ("floor", "neuroglancerPrecomputedFloor"), ("limit", "neuroglancerPrecomputedLimit")))
+        parts.append(f'<div>visual min/max: {pairs} <a href="{_href(ng["path"])}/">pyramid</a></div>')
     for kind in ("averagedVolume", "volume", "neuroglancerZarr"):
         if kind in assets:
             parts.append(f'<div>{_e(kind)}: <a href="{_href(assets[kind]["path"])}">{_e(Path(assets[kind]["path"]).name)}</a></div>')
@@ -104,9 +103,12 @@ def _details(entry: dict[str, Any], assets: dict[str, dict[str, Any]]) -> str:
 def _row(entry: dict[str, Any]) -> str:
     assets = _assets_by_type(entry)
     status = entry.get("status", "error")
-    return (f'<tr class="series" data-status="{_e(status)}"><td><b>{_e(entry.get("title", ""))}</b><br>'
-            f'<span class="status-{_e(status)}">{_e(status)}</span><br><small>{_e(entry.get("primaryFilePath", ""))}</small></td>'
-            f"{_media_cells(assets, entry.get('title', ''))}<td class=\"details\">{_details(entry, assets)}</td></tr>")
+    head = (f'<tr class="series" data-status="{_e(status)}"><td><b>{_e(entry.get("title", ""))}</b><br>'
+            f'<span class="status-{_e(status)}">{_e(status)}</span><br><small>{_e(entry.get("primaryFilePath", ""))}</small></td>')
+    if not assets:  # a failed series: its message across the row
+        return f'{head}<td colspan="5" class="details">{_details(entry, assets)}</td></tr>'
+    return f'{head}{_media_cells(assets, entry.get("title", ""))}<td class="details">{_details(entry, assets)}</td></tr>'
+
 
 
 def render_report(assets: dict[str, Any], title: str = "emflow run report") -> str:

@@ -42,6 +42,13 @@ def _reset_series(ctx: SeriesContext) -> None:
         record_path(ctx.status_dir, ctx.name, step.name).unlink(missing_ok=True)
 
 
+def _relative_paths(message: str, ctx: SeriesContext) -> str:
+    """Show paths in a message relative to the input folder / OUT (the portal sees it)."""
+    for folder in (ctx.series.stack.parent, ctx.out):
+        message = message.replace(f"{folder}/", "")
+    return message
+
+
 def _run_step(ctx: SeriesContext, index: int, emit: Emit) -> bool:
     """Run ``STEPS[index]``, write its record, emit events; True when it succeeded."""
     step = STEPS[index]
@@ -63,6 +70,7 @@ def _run_step(ctx: SeriesContext, index: int, emit: Emit) -> bool:
         emit(Event(ctx.name, step.name, "done", seconds))
         return True
     seconds = time.monotonic() - start
+    message = _relative_paths(message, ctx)
     write_record(ctx.status_dir, ctx.name, step.name, "error", message=message, seconds=seconds)
     emit(Event(ctx.name, step.name, "error", seconds, message))
     return False
