@@ -63,8 +63,9 @@ def downsample_mean_trunc(block: np.ndarray, dtype: np.dtype) -> np.ndarray:
     8- and 16-bit integers, so integer results do not depend on summation order).
     """
     nz, ny, nx = (n // 2 * 2 for n in block.shape)
-    a = block[:nz, :ny, :nx].astype(np.float32)
-    a = a[0::2] + a[1::2]
+    trimmed = block[:nz, :ny, :nx]
+    a = trimmed[0::2].astype(np.float32)
+    a += trimmed[1::2]
     a = a[:, 0::2] + a[:, 1::2]
     a = a[:, :, 0::2] + a[:, :, 1::2]
     a *= np.float32(0.125)
