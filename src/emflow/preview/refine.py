@@ -46,14 +46,15 @@ def forward_project(slices: np.ndarray, angles_deg: np.ndarray) -> np.ndarray:
 
 
 def _small_aligned(binned: np.ndarray, tilt_axis_deg: float, shifts_xy: np.ndarray, factor: int,
-                   band: float) -> np.ndarray:
-    """Aligned tilts binned by ``factor``, central ``band`` fraction of rows, zero-mean each."""
+                   band: float, max_rows: int = 64) -> np.ndarray:
+    """Aligned tilts binned by ``factor``: the central ``band`` fraction of rows (at most
+    ``max_rows``, at least 8), each with its mean subtracted."""
     out_shape = aligned_shape(binned.shape[1:], tilt_axis_deg)
     small = [bin_section(affine_section(binned[z], tilt_axis_deg, 1.0, tuple(shifts_xy[z]), out_shape), factor)
              for z in range(binned.shape[0])]
     stack = np.stack(small)
     ny = stack.shape[1]
-    keep = max(8, int(round(ny * band)))
+    keep = min(ny, max(8, min(max_rows, int(round(ny * band)))))
     y0 = max(0, (ny - keep) // 2)
     stack = stack[:, y0:y0 + keep]
     return stack - stack.mean(axis=(1, 2), keepdims=True)
