@@ -123,4 +123,4 @@ def test_cylindra_int8_real_tomogram(shared_data: Path, tmp_path: Path) -> None:
         assert group[str(k)].dtype == np.int8
         np.testing.assert_array_equal(group[str(k)][:], ref)
     scale0 = group.attrs["multiscales"][0]["datasets"][0]["coordinateTransformations"][0]["scale"]
-    assert scale0 == pytest.approx([1.052, 1.052, 1.052])
+    assert scale0 == [1.052, 1.052, 1.052]  # float32 header noise not carried into the metadata

@@ -201,7 +201,8 @@ class ZarrPyramidWriter:
         if self.path.exists() and not overwrite and (not self.path.is_dir() or any(self.path.iterdir())):
             raise EmflowInputError(self.path, "output exists and is not empty (use --overwrite)")
         self.shape = tuple(int(n) for n in shape_zyx)
-        self.voxel_size_nm_zyx = tuple(float(v) for v in voxel_size_nm_zyx)
+        # MRC voxel sizes are float32: keep their shortest decimal form (1.052, not 1.0520000339)
+        self.voxel_size_nm_zyx = tuple(float(str(np.float32(v))) for v in voxel_size_nm_zyx)
         self.name = name or self.path.name.removesuffix(".ome.zarr").removesuffix(".zarr")
         self.next_z = 0
         self._stack = contextlib.ExitStack()
