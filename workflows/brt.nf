@@ -28,8 +28,16 @@ def basenameOf(stack) {
     return name.substring(0, name.lastIndexOf('.'))
 }
 
-// One [meta, stack, user adoc or []] per valid series; invalid or duplicate names are left to
-// the manifest, which reports them from its own discovery of the input folder.
+// Files beside a stack that belong to it: tilt angles (SPEC §0) are staged with the stack.
+def companionsOf(stack) {
+    def base = basenameOf(stack)
+    return ["${base}.rawtlt", "${base}.tlt", "${stack.name}.mdoc", "${base}.mdoc"]
+        .collect { name -> stack.resolveSibling(name) }
+        .findAll { f -> f.exists() }
+}
+
+// One [meta, stack, companions, user adoc or []] per valid series; invalid or duplicate names
+// are left to the manifest, which reports them from its own discovery of the input folder.
 def seriesOf(stacks) {
     def seen = [:]
     def sorted = stacks.toSorted { a, b -> a.name <=> b.name }
@@ -41,7 +49,7 @@ def seriesOf(stacks) {
     }.collect { stack ->
         def base = basenameOf(stack)
         def adoc = stack.resolveSibling("${base}.adoc")
-        return [[id: base], stack, adoc.exists() ? adoc : []]
+        return [[id: base], stack, companionsOf(stack), adoc.exists() ? adoc : []]
     }
 }
 
@@ -77,12 +85,12 @@ workflow BRT {
         .filter { f -> f.name ==~ /(?i).+\.(mrc|st)/ }
         .toList()
         .flatMap { stacks -> seriesOf(stacks) }
-    ch_series = ch_ready.combine(ch_series).map { _ok, meta, stack, adoc -> [meta, stack, adoc] }
+    ch_series = ch_ready.combine(ch_series).map { _ok, meta, stack, companions, adoc -> [meta, stack, companions, adoc] }
 
     BRT_ADOC(ch_series)
 
     ch_recon_in = ch_series
-        .map { meta, stack, _adoc -> [meta, stack] }
+        .map { meta, stack, companions, _adoc -> [meta, stack, companions] }
         .join(BRT_ADOC.out.adoc)
     BATCHRUNTOMO(ch_recon_in)
 

@@ -1,7 +1,8 @@
 /*
  * Spatialomics workflow (SPEC §7): a session folder with HQ_Images/*.czi and
  * Pre_ROI_Selection/*.png; one task per file, published to OUT/<group>/<stem>/, then the
- * per-file asset records are merged into OUT/assets.json and report.html.
+ * per-file asset records are merged into OUT/assets.json and report.html
+ * (`emflow spatialomics-manifest`).
  */
 
 include { SPATIALOMICS_FILE     } from '../modules/local/spatialomics_file/main'
@@ -30,7 +31,10 @@ workflow SPATIALOMICS {
     SPATIALOMICS_FILE(ch_ready.combine(ch_files).map { _ok, meta, f -> [meta, f] })
 
     SPATIALOMICS_MANIFEST(
-        SPATIALOMICS_FILE.out.outdir.map { _meta, dir -> dir }.toList()
+        SPATIALOMICS_FILE.out.outdir
+            .toList()
+            .map { items -> [items.collect { item -> item[0].group }, items.collect { item -> item[1] }] },
+        file(session_dir, type: 'dir')
     )
     assets = SPATIALOMICS_MANIFEST.out.assets
 

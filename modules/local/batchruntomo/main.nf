@@ -12,7 +12,7 @@ process BATCHRUNTOMO {
     }
 
     input:
-    tuple val(meta), path(stack), path(adoc, stageAs: 'adoc/*')
+    tuple val(meta), path(stack), path(companions), path(adoc, stageAs: 'adoc/*')
 
     output:
     tuple val(meta), path("brt/${meta.id}_ali.mrc"), emit: ali, optional: true

@@ -6,7 +6,7 @@ process BRT_ADOC {
     publishDir "${params.outdir}/${meta.id}/.emflow", mode: params.publish_dir_mode, pattern: '*.status.json'
 
     input:
-    tuple val(meta), path(stack), path(user_adoc, stageAs: 'user/*')
+    tuple val(meta), path(stack), path(companions), path(user_adoc, stageAs: 'user/*')
 
     output:
     tuple val(meta), path("${meta.id}.adoc"), emit: adoc, optional: true

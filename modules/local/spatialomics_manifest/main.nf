@@ -1,36 +1,37 @@
 process SPATIALOMICS_MANIFEST {
-    tag "assets.json"
+    tag "${session.name}"
     label 'process_single'
     container "${params.container_emflow}"
 
     input:
-    path outdirs, stageAs: 'staged/?/*'
+    tuple val(groups), path(outdirs, stageAs: 'staged/?/*')
+    path session, stageAs: 'session'
 
     output:
     path "assets.json", emit: assets
+    path "report.html", emit: report
     tuple val("${task.process}"), val('emflow'), eval('emflow --version | sed "s/^.* //"'), emit: versions_emflow, topic: versions
 
     when:
     task.ext.when == null || task.ext.when
 
     script:
-    // Merge the per-file entries (<group>/<stem>/<stem>.asset.json, written by
-    // `emflow spatialomics-file`) into OUT/assets.json with the SPEC §8 top-level status.
+    // ext.args: --callback-url URL (the token comes from $EMFLOW_TOKEN)
+    def args = task.ext.args ?: ''
+    // Rebuild OUT/<group>/<stem>/ from the staged per-file folders (validated names only).
+    def staged = outdirs instanceof List ? outdirs : [outdirs]
+    def links = [groups, staged].transpose().collect { group, dir ->
+        "mkdir -p 'tree/${group}' && ln -s \"\$PWD/${dir}\" 'tree/${group}/${dir.name}'"
+    }.join('\n')
     """
-    python3 - <<'PYEOF'
-    import glob, json
-    files = [json.load(open(p)) for p in sorted(glob.glob("staged/*/*/*.asset.json"))]
-    failed = sum(f.get("status") != "success" for f in files)
-    status = "error" if not files or failed == len(files) else ("partial" if failed else "success")
-    with open("assets.json", "w") as out:
-        json.dump({"status": status, "files": files}, out, indent=2)
-        out.write("\\n")
-    PYEOF
-    emflow validate-assets assets.json
+    mkdir -p tree
+    ${links}
+    emflow spatialomics-manifest tree --session session ${args}
+    mv tree/assets.json tree/report.html .
     """
 
     stub:
     """
-    touch assets.json
+    touch assets.json report.html
     """
 }
