@@ -122,3 +122,23 @@ def test_etspy_sample(shared_data, tmp_path):
     empty = middle[:10, :10]  # a corner outside the rod
     assert middle.std() > 5 * empty.std()
     assert len(read_xf(out.xf)) == 77
+
+
+def test_stack_in_acquisition_order_is_aligned_by_angle(phantom_series, tmp_path, make_mrc):
+    """A dose-symmetric stack (0, 2, -2, 4, -4, ...): neighbours are taken in angle order."""
+    stack, _, true_shifts = phantom_series
+    order = np.argsort(np.abs(ANGLES) + 0.1 * (ANGLES < 0), kind="stable")
+    data = open_volume(stack).read_slab(0, len(ANGLES))[order]
+    path = make_mrc("dose.mrc", data, tilt_angles_deg=ANGLES[order])
+    out = run_preview(path, tmp_path, "dose", bin_factor=1, thickness_px=32, pixel_size_nm=1.0)
+    error = np.abs(-read_xf(out.xf)[:, 4:6] - true_shifts[order]).max(axis=1)
+    assert (error <= 1.0).mean() >= 0.9, error
+
+
+@pytest.mark.skipif(cuda_available(), reason="checks the fallback on a machine without a GPU")
+def test_gpus_without_a_gpu_falls_back_to_cpu_and_says_so(phantom_series, tmp_path):
+    stack, _, _ = phantom_series
+    out = run_preview(stack, tmp_path, "ph", bin_factor=4, thickness_px=32, pixel_size_nm=1.0, gpus=1)
+    log = out.run_log.read_text()
+    assert "no usable CUDA GPU" in log and "CPU FBP" in log
+    assert read_info(out.rec).shape == (8, 12, 16)

@@ -29,7 +29,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy import ndimage
 
-from emflow.mrc import MrcVolume
+from emflow.mrc import MrcVolume, require_finite
 
 # tiltxcorr's default band-pass, in cycles/pixel: FilterSigma1, FilterRadius2, FilterSigma2.
 SIGMA1 = 0.03
@@ -59,10 +59,7 @@ def read_binned_stack(volume: MrcVolume, bin_factor: int, progress: Callable[[st
     out = np.empty((nz, ny // bin_factor, nx // bin_factor), dtype=np.float32)
     for z in range(nz):
         section = volume.read_section(z)
-        if section.dtype.kind == "f" and not np.isfinite(section).all():
-            from emflow.mrc import require_finite
-
-            require_finite(volume.info.path, section, z)
+        require_finite(volume.info.path, section, z)
         out[z] = bin_section(section, bin_factor)
     if progress:
         progress(f"read and binned {nz} sections of {nx} x {ny} by {bin_factor}")
@@ -165,18 +162,19 @@ def neighbour_shifts(binned: np.ndarray, angles_deg: np.ndarray, tilt_axis_deg: 
     """Shifts ``(nz, 2)`` as ``(dx, dy)`` in binned pixels, in the frame rotated so the tilt
     axis is along y, relative to the tilt nearest 0 degrees, accumulated outwards.
 
-    Neighbours are taken in stack order (a stack sorted by angle, as tilt series are).
+    Neighbours are neighbours in angle (a stack in acquisition order, such as a dose-symmetric
+    one, is walked in sorted-angle order).
     """
-    nz = binned.shape[0]
     angles = np.asarray(angles_deg, dtype=float)
-    z0 = zero_tilt_index(angles)
-    shifts = np.zeros((nz, 2), dtype=np.float64)
+    order = np.argsort(angles, kind="stable")
+    start = int(np.flatnonzero(order == zero_tilt_index(angles))[0])
+    shifts = np.zeros((binned.shape[0], 2), dtype=np.float64)
     shape = binned.shape[1:]
-    ref0 = prepare_for_xcorr(affine_section(binned[z0], tilt_axis_deg))
+    ref0 = prepare_for_xcorr(affine_section(binned[order[start]], tilt_axis_deg))
     for step in (-1, 1):
         ref = ref0
-        for i in range(z0 + step, nz if step > 0 else -1, step):
-            j = i - step
+        for pos in range(start + step, len(order) if step > 0 else -1, step):
+            i, j = int(order[pos]), int(order[pos - step])
             s = math.cos(math.radians(angles[j])) / max(1e-3, math.cos(math.radians(angles[i])))
             mov = prepare_for_xcorr(affine_section(binned[i], tilt_axis_deg, stretch_x=s))
             tx, ty = xcorr_shift(ref, mov, shape)

@@ -106,6 +106,17 @@ def _write_rec(full_rec: Path, rec: Path, stats: tuple[float, float, float], vox
             writer.set_stats(*stats)
 
 
+def _make_fbp(angles: np.ndarray, n_det: int, thickness: int, cuda: bool, filter_type: str,
+              say: Callable[[str], None]) -> SliceFbp:
+    """The CUDA FBP when asked for and it can be set up, else the CPU one (said in the log)."""
+    if cuda:
+        try:
+            return SliceFbp(angles, n_det, thickness, use_cuda=True, filter_type=filter_type)
+        except Exception as exc:  # noqa: BLE001 - ASTRA raises plain Exception for a CUDA failure
+            say(f"CUDA FBP unavailable ({' '.join(str(exc).split())[:120]}); using the CPU FBP")
+    return SliceFbp(angles, n_det, thickness, use_cuda=False, filter_type=filter_type)
+
+
 def run_preview_files(stack: str | os.PathLike[str], workdir: str | os.PathLike[str], basename: str, *,
                       bin_factor: int, thickness_px: int, pixel_size_nm: float, tilt_axis_deg: float = 0.0,
                       gpus: int = 0, log: Callable[[str], None] | None = None, use_cuda: bool | None = None,
@@ -143,7 +154,7 @@ def run_preview_files(stack: str | os.PathLike[str], workdir: str | os.PathLike[
     _write_stack(paths["ali"], aligned, voxel, origin)
     aligned -= aligned.mean(axis=(1, 2), dtype=np.float64)[:, None, None].astype(np.float32)
     full_origin = (origin[0], voxel * (thickness // 2), origin[1])
-    with SliceFbp(angles, aligned.shape[2], thickness, use_cuda=cuda, filter_type=filter_type) as fbp:
+    with _make_fbp(angles, aligned.shape[2], thickness, cuda, filter_type, say) as fbp:
         stats = _write_full_rec(paths["full_rec"], fbp, aligned, voxel, full_origin, slab_bytes)
     say(f"wrote {paths['full_rec'].name} ({aligned.shape[2]} x {thickness} x {aligned.shape[1]})")
     _write_rec(paths["full_rec"], paths["rec"], stats, voxel, slab_bytes)
