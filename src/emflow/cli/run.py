@@ -106,8 +106,8 @@ def demo(outdir: Path, resume: bool) -> None:
     from emflow.runner.local import run_folder
     from emflow.runner.steps import RunOptions
 
-    options = RunOptions(recon="preview", adoc=dict(DEMO_ADOC), cpus_per_series=max(1, os.cpu_count() or 1),
-                         resume=resume)
+    # one process per step: on a 128-pixel sample, process pools cost more than they save
+    options = RunOptions(recon="preview", adoc=dict(DEMO_ADOC), cpus_per_series=1, resume=resume)
     code = run_folder(demo_dir(), outdir, options)
     if code:
         click.get_current_context().exit(code)

@@ -163,7 +163,8 @@ def tilt_movie(ctx: SeriesContext) -> StepResult:
     from emflow.frames import make_tilt_movie
 
     ali = ctx.brt_file("_ali.mrc")
-    made = make_tilt_movie(ali, ctx.series_dir, fps=ctx.options.tilt_fps, size=ctx.options.movie_size)
+    made = make_tilt_movie(ali, ctx.series_dir, fps=ctx.options.tilt_fps, size=ctx.options.movie_size,
+                           workers=ctx.options.cpus_per_series)
     return StepResult([ali], _paths(made))
 
 
@@ -171,7 +172,8 @@ def rec_movie(ctx: SeriesContext) -> StepResult:
     from emflow.frames import make_rec_movie
 
     rec = ctx.brt_file("_rec.mrc")
-    made = make_rec_movie(rec, ctx.series_dir, fps=ctx.options.rec_fps, size=ctx.options.movie_size)
+    made = make_rec_movie(rec, ctx.series_dir, fps=ctx.options.rec_fps, size=ctx.options.movie_size,
+                          workers=ctx.options.cpus_per_series)
     return StepResult([rec], _paths(made))
 
 
@@ -185,7 +187,7 @@ def pyramid(ctx: SeriesContext) -> StepResult:
     source = pyramid_source(ctx)
     neuro = ctx.series_dir / f"neuro-{ctx.name}"
     minmax = ctx.series_dir / f"{ctx.name}_min_max.json"
-    make_pyramid(source, neuro, minmax_json=minmax, overwrite=True)
+    make_pyramid(source, neuro, minmax_json=minmax, overwrite=True, workers=ctx.options.cpus_per_series)
     return StepResult([source], [neuro, minmax])
 
 
