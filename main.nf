@@ -19,7 +19,9 @@ workflow {
     main:
     // Parameters are checked by emflow itself (JSON Schema in nextflow_schema.json) in the first task;
     // every other task waits for it.
-    ch_params = channel.of(groovy.json.JsonOutput.prettyPrint(groovy.json.JsonOutput.toJson(params)))
+    // (the report-name timestamp is left out, so that -resume finds this task cached)
+    def checked = params.findAll { name, _value -> name != 'trace_report_suffix' }
+    ch_params = channel.of(groovy.json.JsonOutput.prettyPrint(groovy.json.JsonOutput.toJson(checked)))
         .collectFile(name: 'params.json', newLine: true)
     VALIDATE_PARAMS(ch_params, file("${projectDir}/nextflow_schema.json", checkIfExists: true))
     ch_ready = VALIDATE_PARAMS.out.report.first()
@@ -29,10 +31,12 @@ workflow {
         ch_assets = SPATIALOMICS.out.assets
     } else {
         BRT(ch_ready, params.input)
+        // sorted, so that the manifest's inputs (and its -resume hash) do not depend on task order
         ch_tree = BRT.out.tree
-            .toList()
+            .toSortedList { a, b -> a[0] <=> b[0] }
             .map { items -> [items.collect { item -> item[0] }, items.collect { item -> item[1] }] }
-        MANIFEST(ch_tree, BRT.out.status.toList(), file(params.input, type: 'dir'))
+        ch_status = BRT.out.status.toSortedList { a, b -> a.name <=> b.name }
+        MANIFEST(ch_tree, ch_status, file(params.input, type: 'dir'))
         ch_assets = MANIFEST.out.assets
     }
     RUN_STATUS(ch_assets)

@@ -32,7 +32,7 @@ workflow SPATIALOMICS {
 
     SPATIALOMICS_MANIFEST(
         SPATIALOMICS_FILE.out.outdir
-            .toList()
+            .toSortedList { a, b -> "${a[0].group}/${a[0].id}" <=> "${b[0].group}/${b[0].id}" }
             .map { items -> [items.collect { item -> item[0].group }, items.collect { item -> item[1] }] },
         file(session_dir, type: 'dir')
     )
