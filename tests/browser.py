@@ -234,8 +234,8 @@ def neuroglancer_viewer() -> Iterator[Any]:
 
 
 def view_in_neuroglancer(data_dir: str | os.PathLike[str], path_in_dir: str, scheme: str,
-                         out_png: str | os.PathLike[str], *, shape_xyz: tuple[int, int, int],
-                         value_range: tuple[float, float] | None = None,
+                         out_png: str | os.PathLike[str], *, shape_xyz: tuple[int, ...],
+                         value_range: tuple[float, float] | None = None, shader: str | None = None,
                          size: tuple[int, int] = (640, 480), timeout_s: float = 120) -> dict:
     """Open ``scheme://<served data_dir>/path_in_dir`` in Neuroglancer (headless Chromium), screenshot it.
 
@@ -244,8 +244,11 @@ def view_in_neuroglancer(data_dir: str | os.PathLike[str], path_in_dir: str, sch
     data_dir, path_in_dir : the folder served over HTTP and the volume inside it
     scheme : ``"precomputed"`` or ``"zarr"``
     out_png : where the screenshot of the rendered xy panel goes
-    shape_xyz : volume size in voxels (the view is zoomed so the xy section fills the panel)
+    shape_xyz : size in voxels, (x, y, z) or (x, y) for a 2D image (the view is zoomed so the xy
+        section fills the panel, centred on the middle section); an NGFF channel axis ``c`` becomes
+        Neuroglancer's channel dimension and needs no entry
     value_range : the grey-scale range (``shaderControls.normalized.range``), e.g. min/max JSON
+    shader : a Neuroglancer shader instead of the default grey scale (e.g. RGB from channel ``c'``)
     size : panel size in pixels
 
     Returns
@@ -260,6 +263,8 @@ def view_in_neuroglancer(data_dir: str | os.PathLike[str], path_in_dir: str, sch
             controls = {"normalized": {"range": list(value_range)}} if value_range else {}
             state.layers["data"] = neuroglancer.ImageLayer(
                 source=f"{scheme}://{data}/{path_in_dir.strip('/')}", shader_controls=controls)
+            if shader:
+                state.layers["data"].shader = shader
             state.layout = "xy"
             state.show_axis_lines = False
             state.show_default_annotations = False
@@ -269,9 +274,10 @@ def view_in_neuroglancer(data_dir: str | os.PathLike[str], path_in_dir: str, sch
         loaded = wait_for_neuroglancer_dimensions(viewer, timeout_s, driver)
         if loaded:
             with viewer.txn() as state:
-                state.display_dimensions = ["x", "y", "z"]
+                names = list(state.dimensions.names)
+                state.display_dimensions = [name for name in ("x", "y", "z") if name in names]
                 centre = dict(zip("xyz", (n / 2 for n in shape_xyz)))
-                state.position = [centre[name] for name in state.dimensions.names]
+                state.position = [centre.get(name, 0.5) for name in names]
                 state.cross_section_scale = 1.05 * max(shape_xyz[0] / size[0], shape_xyz[1] / size[1])
             reply = viewer.screenshot(size=list(size))  # returns once every visible chunk is drawn
             Path(out_png).write_bytes(reply.screenshot.image)
@@ -287,20 +293,19 @@ def view_in_neuroglancer(data_dir: str | os.PathLike[str], path_in_dir: str, sch
 
 
 def wait_for_neuroglancer_dimensions(viewer: Any, timeout_s: float, driver: Any = None) -> bool:
-    """Wait until Neuroglancer has read the source's metadata (the state gains dimensions x, y, z);
+    """Wait until Neuroglancer has read the source's metadata (the state gains dimensions x and y);
     False when it has not within ``timeout_s`` or (given the ``driver``) a source reported an error."""
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    while True:
         dims = viewer.state.dimensions
-        if dims is not None and {"x", "y", "z"} <= set(dims.names):
+        if dims is not None and {"x", "y"} <= set(dims.names):
             return True
-        if driver is not None and driver.execute_script(f"return {NG_ERRORS_JS};"):
+        if time.monotonic() > deadline or (driver is not None and driver.execute_script(f"return {NG_ERRORS_JS};")):
             return False
         time.sleep(0.2)
-    return False
 
 
-# JS: data-source load errors of every layer, plus error messages shown in the page.
+# JS: data-source load errors and shader compile errors of every layer, plus error messages in the page.
 NG_ERRORS_JS = """(() => {
   const out = [];
   const viewer = window.viewer;
@@ -309,6 +314,8 @@ NG_ERRORS_JS = """(() => {
       const state = source.loadState;
       if (state && state.error) out.push(String(state.error.message || state.error));
     }
+    const shaderError = managed.layer && managed.layer.shaderError ? managed.layer.shaderError.value : undefined;
+    if (shaderError) out.push('shader: ' + String(shaderError.message || JSON.stringify(shaderError)));
   }
   for (const e of document.querySelectorAll('.neuroglancer-message-error, .neuroglancer-layer-item-error')) {
     if (e.textContent && e.textContent.trim()) out.push(e.textContent.trim());

@@ -118,6 +118,30 @@ def test_missing_source_is_not_mistaken_for_data(tmp_path: Path, chromium: None)
 
 @pytest.mark.browser
 @pytest.mark.timeout(300)
+def test_2d_multichannel_ngff_and_shader_errors(tmp_path: Path, chromium: None) -> None:
+    """The harness also serves 2D (c, y, x) NGFF images (spatialomics): Neuroglancer makes ``c``
+    a channel dimension and shows one channel; a broken shader is reported, not ignored."""
+    import zarr
+
+    y, x = np.mgrid[0:150, 0:200]
+    image = np.stack([x * 255 // 200, y * 255 // 150, np.full_like(x, 128)]).astype(np.uint8)
+    group = zarr.open_group(tmp_path / "rgb.ome.zarr", mode="w", zarr_format=2)
+    group.create_array("0", data=image, chunks=(3, 64, 64))
+    axes = [{"name": "c", "type": "channel"}] + [{"name": a, "type": "space", "unit": "micrometer"} for a in "yx"]
+    transforms = [{"type": "scale", "scale": [1.0, 0.5, 0.5]}]
+    group.attrs["multiscales"] = [{"version": "0.4", "axes": axes,
+                                   "datasets": [{"path": "0", "coordinateTransformations": transforms}]}]
+    view = view_in_neuroglancer(tmp_path, "rgb.ome.zarr", "zarr", tmp_path / "rgb.png", shape_xyz=(200, 150),
+                                value_range=(0, 255), size=SIZE)
+    assert view["loaded"] and view["errors"] == [] and view["layer"]["localPosition"] == [1]
+    assert panel_correlation(view["png"], expected_panel(image[1], (0, 255), "zarr")) > 0.99
+    broken = view_in_neuroglancer(tmp_path, "rgb.ome.zarr", "zarr", tmp_path / "bad.png", shape_xyz=(200, 150),
+                                  shader="void main() { nonsense(); }", size=SIZE)
+    assert len(broken["errors"]) == 1 and broken["errors"][0].startswith("shader: ")
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(300)
 def test_evaluate_js_reads_images_and_page_state(tmp_path: Path, chromium: None) -> None:
     """The helpers the report test uses: naturalWidth of an <img>, values from the DOM."""
     from PIL import Image
