@@ -7,6 +7,7 @@ process BATCHRUNTOMO {
     // SPEC §9 layout: OUT/<BASENAME>/ (status records in OUT/<BASENAME>/.emflow/)
     publishDir "${params.outdir}/${meta.id}", mode: params.publish_dir_mode, saveAs: { filename ->
         filename.endsWith('.status.json') ? ".emflow/${filename}"
+            : filename.toLowerCase() in ['mrc', 'st'].collect { ext -> "brt/${meta.id}.${ext}".toLowerCase() } ? null
             : (filename.endsWith('_ali.mrc') || filename.endsWith('_full_rec.mrc')) && !params.save_intermediates ? null
             : filename
     }
