@@ -33,3 +33,18 @@ def test_same_basename_twice_fails_the_second(tmp_path: Path) -> None:
 def test_not_a_folder(tmp_path: Path) -> None:
     with pytest.raises(EmflowInputError, match="is not a folder"):
         discover_series(tmp_path / "missing")
+
+
+def test_shell_metacharacters_and_undecodable_names(tmp_path: Path) -> None:
+    import os
+
+    for name in ("a;rm -rf.mrc", "$(x).mrc", "café.mrc"):
+        (tmp_path / name).write_bytes(b"x")
+    (Path(os.fsdecode(os.fsencode(tmp_path) + b"/bad\xff.mrc"))).write_bytes(b"x")
+    series, _ = discover_series(tmp_path)
+    assert not any(s.ok for s in series)
+    names = sorted(s.file_name for s in series)
+    assert names == ["$(x).mrc", "a;rm -rf.mrc", "bad\\xff.mrc", "café.mrc"]
+    bad = next(s for s in series if s.file_name == "bad\\xff.mrc")
+    assert bad.error.startswith("bad\\xff.mrc: series name 'bad\\\\xff' is not allowed")
+    bad.error.encode("utf-8")  # writable anywhere

@@ -76,14 +76,15 @@ def test_bad_inputs_fail_one_by_one(tilt_folder: Path, tmp_path: Path, fake_chai
     make_mrc("flat.mrc", np.zeros((8, 8), np.int16), folder=tilt_folder)
     (tilt_folder / "bad name.mrc").write_bytes(good)
     (tilt_folder / "noangles.mrc").write_bytes(good)
+    Path(os.fsdecode(os.fsencode(tilt_folder) + b"/bad\xff.mrc")).write_bytes(good)  # not UTF-8
     before = checksums(tilt_folder)
     out = tmp_path / "out"
     code, _ = _run(tilt_folder, out)
     assert code == 1
-    files = {f["primaryFilePath"]: f for f in json.loads((out / "assets.json").read_text())["files"]}
+    files = {f["primaryFilePath"]: f for f in validate_assets(out / "assets.json")["files"]}
     assert files["alpha.mrc"]["status"] == files["beta.st"]["status"] == "success"
     messages = {name: f["message"] for name, f in files.items() if f["status"] == "error"}
-    assert sorted(messages) == ["bad name.mrc", "flat.mrc", "noangles.mrc", "short.mrc", "text.mrc"]
+    assert sorted(messages) == ["bad name.mrc", "bad\\xff.mrc", "flat.mrc", "noangles.mrc", "short.mrc", "text.mrc"]
     assert messages["bad name.mrc"].startswith("discover: bad name.mrc: series name 'bad name' is not allowed")
     assert messages["flat.mrc"].startswith("check: ") and "2D image" in messages["flat.mrc"]
     assert messages["noangles.mrc"].startswith("check: ") and "no tilt angles" in messages["noangles.mrc"]

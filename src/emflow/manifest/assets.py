@@ -118,7 +118,7 @@ def _timings(records: dict[tuple[str, str], dict[str, Any]]) -> dict[str, float]
 def _entry(series: Series, out: Path, records: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
     name = series.basename
     entry: dict[str, Any] = {
-        "primaryFilePath": series.stack.name, "status": "error", "message": "", "thumbnailIndex": 0,
+        "primaryFilePath": series.file_name, "status": "error", "message": "", "thumbnailIndex": 0,
         "title": name, "fileMetadata": _file_metadata(series),
     }
     image_meta: dict[str, Any] = {"stepSeconds": _timings(records)}

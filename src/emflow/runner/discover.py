@@ -29,7 +29,8 @@ class Series:
     """One tilt series found in the input folder.
 
     ``error`` is the one-line reason this series cannot run (bad name), else ``""``.
-    ``basename`` is the raw name before the last dot (it may be invalid when ``error`` is set).
+    ``basename`` is the name before the last dot; for a refused name it is shown safely
+    (bytes that are not UTF-8 as ``\\xff`` escapes), as is ``file_name``.
     """
 
     stack: Path
@@ -41,13 +42,23 @@ class Series:
     def ok(self) -> bool:
         return not self.error
 
+    @property
+    def file_name(self) -> str:
+        """The stack's file name as text that can always be written (JSON, HTML, logs)."""
+        return printable(self.stack.name)
+
+
+def printable(name: str) -> str:
+    """``name`` with undecodable bytes (surrogate escapes) shown as ``\\xNN``."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
 
 def _series_for(stack: Path) -> Series:
     raw = basename_of(stack)
     try:
-        check_basename(raw, stack.name)
+        check_basename(printable(raw), printable(stack.name))  # undecodable bytes never pass
     except EmflowInputError as exc:
-        return Series(stack=stack, basename=raw, error=exc.one_line())
+        return Series(stack=stack, basename=printable(raw), error=exc.one_line())
     adoc = stack.with_name(f"{raw}.adoc")
     return Series(stack=stack, basename=raw, user_adoc=adoc if adoc.is_file() else None)
 

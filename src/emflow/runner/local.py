@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from emflow.errors import EmflowError
-from emflow.runner.discover import Series, discover_series
+from emflow.runner.discover import Series, discover_series, printable
 from emflow.runner.progress import Event, Progress
 from emflow.runner.status import is_done, read_records, record_path, write_record
 from emflow.runner.steps import PRODUCER, STEPS, RunOptions, SeriesContext, intermediates, remove_intermediates
@@ -245,7 +245,7 @@ def run_folder(
         progress.log(f"emflow {__version__} run: {input_dir} -> {out}, {len(series)} series, "
                      f"recon={options.recon}, workers={options.workers}, resume={options.resume}")
         for path in ignored:
-            progress.log(f"ignored (not a tilt series): {path.name}")
+            progress.log(f"ignored (not a tilt series): {printable(path.name)}")
         contexts = _contexts(series, out, options, progress)
         if options.workers > 1 and len(contexts) > 1:
             _run_in_pool(contexts, progress, min(options.workers, len(contexts)))

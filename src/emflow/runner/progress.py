@@ -50,7 +50,7 @@ class Progress:
         self.stream = stream if stream is not None else sys.stderr
         self.tty = self.stream.isatty() if tty is None else tty
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = open(log_path, "a", encoding="utf-8")
+        self._log = open(log_path, "a", encoding="utf-8", errors="backslashreplace")
         self._rows = {name: "waiting" for name in series}
         self._drawn = 0
         self._width = max([len(s) for s in series] + [6])
