@@ -210,11 +210,15 @@ class ZarrPyramidWriter:
         if self._pool is not None:
             self._stack.callback(self._pool.shutdown)
         self.tmp = self._stack.enter_context(atomic_dir(self.path, overwrite=overwrite))
-        (self.tmp / ".zgroup").write_text(json.dumps({"zarr_format": 2}) + "\n")
-        self.levels = [
-            _Level(self.tmp / str(k), s, tuple(min(chunk, n) for n in s), self.dtype, self._pool)
-            for k, s in enumerate(level_shapes(self.shape, chunk))
-        ]
+        try:
+            (self.tmp / ".zgroup").write_text(json.dumps({"zarr_format": 2}) + "\n")
+            self.levels = [
+                _Level(self.tmp / str(k), s, tuple(min(chunk, n) for n in s), self.dtype, self._pool)
+                for k, s in enumerate(level_shapes(self.shape, chunk))
+            ]
+        except BaseException:
+            self.abort()
+            raise
 
     def add_slab(self, z0: int, slab: np.ndarray) -> None:
         """Add sections ``z0 .. z0 + len(slab) - 1`` (native dtype, shape (n, ny, nx))."""
