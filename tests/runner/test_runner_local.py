@@ -177,3 +177,13 @@ def test_user_adoc_is_checked_and_used(tilt_folder: Path, tmp_path: Path, fake_c
     assert files[1]["status"] == "success"
     assert "beta adoc" not in fake_chain.call_list()  # the user's file is used as is
     assert read_records(out / "beta" / ".emflow")[("beta", "adoc")]["adoc"] == "user"
+
+
+def test_resume_redoes_steps_when_options_change(tilt_folder: Path, tmp_path: Path, fake_chain) -> None:
+    out = tmp_path / "out"
+    assert _run(tilt_folder, out, adoc={"bin_factor": 4})[0] == 0
+    fake_chain.calls.unlink()
+    assert _run(tilt_folder, out, resume=True, adoc={"bin_factor": 4}, workers=2)[0] == 0  # scheduling only
+    assert fake_chain.call_list() == []
+    assert _run(tilt_folder, out, resume=True, adoc={"bin_factor": 2})[0] == 0
+    assert fake_chain.call_list() == [f"{b} {s}" for b in ("alpha", "beta") for s in CHAIN]

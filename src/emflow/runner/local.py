@@ -30,7 +30,15 @@ from emflow.errors import EmflowError
 from emflow.runner.discover import Series, discover_series, printable
 from emflow.runner.progress import Event, Progress
 from emflow.runner.status import is_done, read_records, record_path, write_record
-from emflow.runner.steps import PRODUCER, STEPS, RunOptions, SeriesContext, intermediates, remove_intermediates
+from emflow.runner.steps import (
+    PRODUCER,
+    STEPS,
+    RunOptions,
+    SeriesContext,
+    intermediates,
+    options_key,
+    remove_intermediates,
+)
 
 Emit = Callable[[Any], None]
 log = logging.getLogger(__name__)
@@ -65,8 +73,8 @@ def _run_step(ctx: SeriesContext, index: int, emit: Emit) -> bool:
         emit(("log", f"[{ctx.name}] {step.name}: traceback\n{traceback.format_exc()}"))
     else:
         seconds = time.monotonic() - start
-        write_record(ctx.status_dir, ctx.name, step.name, "done", seconds=seconds,
-                     inputs=result.inputs, outputs=result.outputs, extra=result.extra)
+        write_record(ctx.status_dir, ctx.name, step.name, "done", seconds=seconds, inputs=result.inputs,
+                     outputs=result.outputs, extra={**result.extra, "options": options_key(ctx.options)})
         emit(Event(ctx.name, step.name, "done", seconds))
         return True
     seconds = time.monotonic() - start
@@ -85,11 +93,13 @@ def run_series(ctx: SeriesContext, emit: Emit) -> str:
     removable = [str(p) for p in intermediates(ctx)]
     forced: set[str] = set()
     names = [s.name for s in STEPS]
+    key = options_key(ctx.options)
     i = 0
     while i < len(STEPS):
         step = STEPS[i]
         record = records.get((ctx.name, step.name))
-        if ctx.options.resume and step.name not in forced and is_done(record, removable):
+        if ctx.options.resume and step.name not in forced and is_done(record, removable) \
+                and record.get("options") == key:
             emit(Event(ctx.name, step.name, "skipped"))
             i += 1
             continue

@@ -47,6 +47,20 @@ class RunOptions:
     movie_size: int = 1024
 
 
+# Options that do not change any output (how the work is spread), left out of `options_key`.
+SCHEDULING_FIELDS = ("workers", "cpus_per_series", "resume")
+
+
+def options_key(options: RunOptions) -> str:
+    """A short hash of the options that shape the outputs; --resume redoes steps when it changes."""
+    import hashlib
+    import json
+
+    fields = {k: v for k, v in dataclasses.asdict(options).items() if k not in SCHEDULING_FIELDS}
+    text = json.dumps(fields, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 @dataclasses.dataclass(frozen=True)
 class SeriesContext:
     """One series' paths in OUT (SPEC §9)."""
