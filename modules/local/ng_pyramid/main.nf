@@ -29,7 +29,10 @@ process NG_PYRAMID {
     """
 
     stub:
+    def args = task.ext.args ?: ''
+    def zarr = args =~ /--ng-format (zarr|both)/ ? "mkdir -p ${meta.id}.ome.zarr && touch ${meta.id}_shader.json" : ''
     """
+    ${zarr}
     mkdir -p neuro-${meta.id}
     touch neuro-${meta.id}/info
     touch ${meta.id}_min_max.json

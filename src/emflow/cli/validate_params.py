@@ -11,15 +11,12 @@ Unknown parameters are reported as a warning, not an error.
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import Any
 
 import click
 
 from emflow.errors import EmflowInputError
-
-log = logging.getLogger("emflow.validate_params")
 
 
 def _load_json(path: Path, what: str) -> dict[str, Any]:
@@ -109,5 +106,5 @@ def validate_params(params_file: Path, schema_file: Path) -> None:
         raise EmflowInputError(params_file, "; ".join(problems))
     known = schema_properties(schema)
     for name in sorted(set(params) - set(known)):
-        log.warning("emflow: unknown parameter --%s (not in %s; ignored)", name, schema_file.name)
+        click.echo(f"emflow: unknown parameter --{name} (not in {schema_file.name}; ignored)", err=True)
     click.echo(f"{params_file}: {len(prepare(params, known))} parameters valid against {schema_file.name}")
