@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from emflow.atomic import write_text_atomic
 from emflow.errors import EmflowStepError
@@ -16,11 +17,11 @@ from emflow.runner.steps import SeriesContext, Step, StepResult
 class FakeChain:
     """Build a STEPS tuple whose heavy steps write placeholder files.
 
-    ``fail``: {(series, step): exception to raise}; ``calls``: file with one "series step" line
+    ``fail``: {(series, step): exception to raise, or a function to call}; ``calls``: file with one "series step" line
     per call.
     """
 
-    def __init__(self, calls: Path, fail: dict[tuple[str, str], BaseException] | None = None) -> None:
+    def __init__(self, calls: Path, fail: dict[tuple[str, str], Any] | None = None) -> None:
         self.calls = calls
         self.fail = fail or {}
 
@@ -28,8 +29,10 @@ class FakeChain:
         with open(self.calls, "a", encoding="utf-8") as fh:
             fh.write(f"{ctx.name} {step}\n")
         exc = self.fail.get((ctx.name, step))
-        if exc is not None:
+        if isinstance(exc, BaseException):
             raise exc
+        if exc is not None:
+            exc()  # e.g. os._exit: a crashing process
 
     def adoc(self, ctx: SeriesContext) -> StepResult:
         if ctx.series.user_adoc is not None:

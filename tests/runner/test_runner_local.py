@@ -187,3 +187,15 @@ def test_resume_redoes_steps_when_options_change(tilt_folder: Path, tmp_path: Pa
     assert fake_chain.call_list() == []
     assert _run(tilt_folder, out, resume=True, adoc={"bin_factor": 2})[0] == 0
     assert fake_chain.call_list() == [f"{b} {s}" for b in ("alpha", "beta") for s in CHAIN]
+
+
+def test_a_dying_worker_process_is_an_error_record(tilt_folder: Path, tmp_path: Path, fake_chain) -> None:
+    fake_chain.fail[("alpha", "rec_movie")] = lambda: os._exit(3)  # a crash (segfault, OOM kill)
+    out = tmp_path / "out"
+    code, _ = _run(tilt_folder, out, workers=2)
+    assert code == 1
+    alpha, beta = json.loads((out / "assets.json").read_text())["files"]
+    assert alpha["message"].startswith("rec_movie: the worker process died (BrokenProcessPool")
+    # the broken pool takes the other running series down too, but each gets its own record
+    assert beta["status"] == "success" or beta["message"].startswith(("rec_movie: the worker", "tilt_movie: the worker",
+                                                                       "pyramid: the worker", "brt: the worker"))

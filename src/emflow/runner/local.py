@@ -173,14 +173,15 @@ def _run_in_pool(contexts: list[SeriesContext], progress: Progress, workers: int
     events = mp.Queue()
     results: dict[str, str] = {}
     with ProcessPoolExecutor(max_workers=workers, mp_context=mp, initializer=_worker_init, initargs=(events,)) as pool:
-        pending: dict[Future[str], str] = {pool.submit(_worker_run, ctx): ctx.name for ctx in contexts}
+        pending: dict[Future[str], SeriesContext] = {pool.submit(_worker_run, ctx): ctx for ctx in contexts}
         try:
             while pending:
                 _drain(events, progress, timeout=0.2)
                 done, _ = wait(pending, timeout=0, return_when=FIRST_COMPLETED)
                 for future in done:
-                    name = pending.pop(future)
-                    results[name] = _future_result(future, name, progress)
+                    ctx = pending.pop(future)
+                    _drain(events, progress, timeout=0)
+                    results[ctx.name] = _future_result(future, ctx, progress)
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
@@ -189,11 +190,15 @@ def _run_in_pool(contexts: list[SeriesContext], progress: Progress, workers: int
     return results
 
 
-def _future_result(future: Future[str], name: str, progress: Progress) -> str:
+def _future_result(future: Future[str], ctx: SeriesContext, progress: Progress) -> str:
+    """The series' result; when its worker process died, an error record for the running step."""
     try:
         return future.result()
-    except Exception as exc:  # the worker process died
-        progress.log(f"[{name}] worker failed: {type(exc).__name__}: {exc}", show=True)
+    except (Exception, SystemExit) as exc:
+        step = progress.running.get(ctx.name, "check")
+        message = f"the worker process died ({type(exc).__name__}: {' '.join(str(exc).split())})"
+        write_record(ctx.status_dir, ctx.name, step, "error", message=message)
+        progress.handle(Event(ctx.name, step, "error", message=message))
         return "error"
 
 

@@ -52,6 +52,7 @@ class Progress:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(log_path, "a", encoding="utf-8", errors="backslashreplace")
         self._rows = {name: "waiting" for name in series}
+        self.running: dict[str, str] = {}  # series -> step started and not yet finished
         self._drawn = 0
         self._width = max([len(s) for s in series] + [6])
         self._start = time.monotonic()
@@ -69,6 +70,10 @@ class Progress:
         self.stream.flush()
 
     def handle(self, event: Event) -> None:
+        if event.state == "started":
+            self.running[event.series] = event.step
+        else:
+            self.running.pop(event.series, None)
         self._rows[event.series] = self._row(event)
         self.log(event.text())
         self._draw()
