@@ -21,6 +21,9 @@ from emflow.atomic import atomic_path
 from emflow.errors import EmflowInputError, EmflowStepError
 
 
+X264_THREADS = 4
+
+
 def ffmpeg_exe() -> str:
     """The ffmpeg binary: ``ffmpeg`` on PATH, else the one shipped with imageio-ffmpeg."""
     found = shutil.which("ffmpeg")
@@ -51,13 +54,14 @@ def check_movie_options(fps: float, size: int) -> None:
 def ffmpeg_args(width: int, height: int, fps: float, size: int, out: str | os.PathLike[str]) -> list[str]:
     """ffmpeg argv: raw gray ``width x height`` frames on stdin -> ``size x size`` H.264 mp4.
 
-    libx264, yuv420p, +faststart, bit-exact container so equal frames give equal files.
+    libx264, yuv420p, +faststart, bit-exact container, and a fixed number of x264 threads
+    (x264's output depends on it), so equal frames give equal files on any machine.
     """
     return [
         ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
         "-f", "rawvideo", "-pix_fmt", "gray", "-s", f"{width}x{height}", "-framerate", f"{fps:g}",
         "-i", "pipe:0",
-        "-vf", f"scale={size}:{size}", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+        "-vf", f"scale={size}:{size}", "-c:v", "libx264", "-threads", str(X264_THREADS), "-pix_fmt", "yuv420p",
         "-movflags", "+faststart", "-fflags", "+bitexact", "-flags:v", "+bitexact",
         "-map_metadata", "-1", "-f", "mp4", os.fspath(out),
     ]  # fmt: skip
