@@ -50,6 +50,10 @@ def _reset_series(ctx: SeriesContext) -> None:
         record_path(ctx.status_dir, ctx.name, step.name).unlink(missing_ok=True)
 
 
+def _running_marker(ctx: SeriesContext) -> Path:
+    return ctx.status_dir / f"{ctx.name}.running"
+
+
 def _relative_paths(message: str, ctx: SeriesContext) -> str:
     """Show paths in a message relative to the input folder / OUT (the portal sees it)."""
     for folder in (ctx.series.stack.parent, ctx.out):
@@ -60,6 +64,7 @@ def _relative_paths(message: str, ctx: SeriesContext) -> str:
 def _run_step(ctx: SeriesContext, index: int, emit: Emit) -> bool:
     """Run ``STEPS[index]``, write its record, emit events; True when it succeeded."""
     step = STEPS[index]
+    _running_marker(ctx).write_text(step.name)  # read back if this process dies (see _future_result)
     emit(Event(ctx.name, step.name, "started"))
     start = time.monotonic()
     try:
@@ -109,8 +114,11 @@ def run_series(ctx: SeriesContext, emit: Emit) -> str:
             i = names.index(PRODUCER)
             continue
         forced.update(names[i + 1:])  # a re-run step changes its outputs: redo what follows
-        if not _run_step(ctx, i, emit):
-            return "error"
+        try:
+            if not _run_step(ctx, i, emit):
+                return "error"
+        finally:
+            _running_marker(ctx).unlink(missing_ok=True)
         i += 1
     remove_intermediates(ctx)
     emit(Event(ctx.name, "", "finished", message="all steps done"))
@@ -195,7 +203,9 @@ def _future_result(future: Future[str], ctx: SeriesContext, progress: Progress) 
     try:
         return future.result()
     except (Exception, SystemExit) as exc:
-        step = progress.running.get(ctx.name, "check")
+        marker = _running_marker(ctx)
+        step = marker.read_text().strip() if marker.exists() else progress.running.get(ctx.name, "check")
+        marker.unlink(missing_ok=True)
         message = f"the worker process died ({type(exc).__name__}: {' '.join(str(exc).split())})"
         write_record(ctx.status_dir, ctx.name, step, "error", message=message)
         progress.handle(Event(ctx.name, step, "error", message=message))
