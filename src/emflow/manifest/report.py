@@ -33,8 +33,7 @@ video{width:180px;height:180px;background:#000} td.details{min-width:12rem;overf
 .status-error{color:#b00020;font-weight:600} .preview{background:#fff3cd;padding:.1rem .3rem;border-radius:3px}
 .msg{font-family:ui-monospace,monospace;white-space:pre-wrap;overflow-wrap:anywhere;color:#b00020}
 .pair{white-space:nowrap;margin-right:.5rem}
-@media print{body{margin:0} video{display:none} .video-link{display:inline} tr{page-break-inside:avoid}}
-.video-link{display:none}
+@media print{body{margin:0} video{display:none} tr{page-break-inside:avoid} a{color:inherit}}
 """
 
 
