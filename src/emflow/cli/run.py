@@ -35,6 +35,14 @@ def _callback_token(callback_url: str | None) -> str | None:
     return get_token()
 
 
+def available_cpus() -> int:
+    """CPUs this process may use (the affinity mask, which containers and batch systems set)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def _check_workers(workers: int) -> int:
     if workers < 1:
         raise EmflowInputError("--workers", f"{workers} is not a positive number")
@@ -85,7 +93,7 @@ def run(ctx: click.Context, input_dir: Path, outdir: Path, recon: str, workers: 
     token = _callback_token(callback_url)
     workers = _check_workers(workers)
     options = RunOptions(recon=recon, adoc=adoc, workers=workers, gpus=gpus, tilt_axis_deg=tilt_axis_deg,
-                         cpus_per_series=max(1, (os.cpu_count() or 1) // workers), resume=resume,
+                         cpus_per_series=max(1, available_cpus() // workers), resume=resume,
                          ng_source=ng_source, save_intermediates=save_intermediates)
     ctx.exit(run_folder(input_dir, outdir, options, callback_url=callback_url, token=token))
 
@@ -94,7 +102,7 @@ def run(ctx: click.Context, input_dir: Path, outdir: Path, recon: str, workers: 
 @click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--resume", is_flag=True, help="Skip steps already done in OUTDIR.")
 def demo(outdir: Path, resume: bool) -> None:
-    """Run the whole pipeline on the bundled sample tilt series into OUTDIR (about a minute).
+    """Run the whole pipeline on the bundled sample tilt series into OUTDIR (under a minute).
 
     The sample is a 2x-binned copy of a real STEM-HAADF tilt series from NIST's etspy (128 x 128
     px, 77 tilts, 6.72 nm per pixel; see emflow/data/demo/NOTICE). It uses the preview backend
