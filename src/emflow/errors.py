@@ -16,23 +16,14 @@ def _one_line(text: str) -> str:
 
 
 class EmflowError(Exception):
-    """Base class of every error emflow reports as one line."""
-
-    exit_code = 2
-
-    def one_line(self) -> str:
-        return _one_line(str(self))
-
-
-class EmflowInputError(EmflowError):
-    """Bad input: a file that cannot be used, or a parameter with a bad value.
+    """Base class of every error emflow reports as one line: ``"SUBJECT: problem"``.
 
     Parameters
     ----------
     subject : str or os.PathLike
         The file path or parameter name (e.g. ``"--bin"``) the problem is about.
     problem : str
-        What is wrong, in words a user understands.
+        What is wrong, in words a user understands (folded onto one line).
     """
 
     exit_code = 2
@@ -42,13 +33,21 @@ class EmflowInputError(EmflowError):
         self.problem = _one_line(problem)
         super().__init__(f"{self.subject}: {self.problem}")
 
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        # Rebuild from (subject, problem) so the error crosses process pools intact.
+        return (type(self), (self.subject, self.problem))
+
+    def one_line(self) -> str:
+        return _one_line(str(self))
+
+
+class EmflowInputError(EmflowError):
+    """Bad input: a file that cannot be used, or a parameter with a bad value (exit 2)."""
+
+    exit_code = 2
+
 
 class EmflowStepError(EmflowError):
     """A processing step ran but failed (e.g. batchruntomo aborted): exit 1."""
 
     exit_code = 1
-
-    def __init__(self, subject: str | os.PathLike[str], problem: str) -> None:
-        self.subject = os.fspath(subject)
-        self.problem = _one_line(problem)
-        super().__init__(f"{self.subject}: {self.problem}")

@@ -6,7 +6,6 @@ Reading uses explicit ``os.pread`` calls rather than a memory map so that stream
 
 from __future__ import annotations
 
-import datetime
 import os
 import struct
 import warnings
@@ -249,10 +248,12 @@ _MODE_FOR_DTYPE = {
 
 
 def emflow_label(step: str) -> str:
-    """An 80-character-max header label naming emflow, its version and the step, dated as IMOD does."""
-    stamp = datetime.datetime.now().strftime("%d-%b-%y  %H:%M:%S")
-    text = f"emflow {__version__}: {step}"
-    return f"{text[:80 - len(stamp) - 2]:<{80 - len(stamp)}}{stamp}"[:80]
+    """A header label naming emflow, its version and the step (at most 80 characters).
+
+    Undated, unlike IMOD's labels, so that the same input gives the same bytes on every run
+    (the local runner and the Nextflow pipeline are compared byte for byte).
+    """
+    return f"emflow {__version__}: {step}"[:80]
 
 
 class MrcWriter:
