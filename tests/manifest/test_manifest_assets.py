@@ -88,3 +88,18 @@ def test_schema_refuses_assets_on_a_failed_series(published: tuple[Path, Path]) 
     assets["files"][1]["imageSet"][0]["assets"] = [{"type": "thumbnail", "path": "b/x.jpg"}]
     with pytest.raises(EmflowInputError, match="files/1"):
         validate_assets(assets)
+
+
+def test_ome_zarr_volume_replaces_or_joins_the_pyramid(published: tuple[Path, Path]) -> None:
+    import shutil
+
+    inp, out = published
+    (out / "a" / "a.ome.zarr").mkdir()
+    kinds = [x["type"] for x in build_assets(out, inp)["files"][0]["imageSet"][0]["assets"]]
+    assert kinds[-2:] == ["neuroglancerPrecomputed", "neuroglancerZarr"]
+    shutil.rmtree(out / "a" / "neuro-a")
+    a = validate_assets(build_assets(out, inp))["files"][0]
+    assert a["status"] == "success"
+    assert a["imageSet"][0]["assets"][-1] == {"type": "neuroglancerZarr", "path": "a/a.ome.zarr", "metadata": MINMAX}
+    shutil.rmtree(out / "a" / "a.ome.zarr")
+    assert build_assets(out, inp)["files"][0]["message"].startswith("incomplete: missing neuro-a")

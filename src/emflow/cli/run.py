@@ -72,10 +72,12 @@ def _check_workers(workers: int) -> int:
 @click.option("--callback-url", default=None, help="POST assets.json here with Authorization: Bearer $EMFLOW_TOKEN.")
 @click.option("--ng-source", type=click.Choice(["full_rec", "rec"]), default="full_rec", show_default=True,
               help="Volume the Neuroglancer pyramid is made from.")
+@click.option("--ng-format", type=click.Choice(["precomputed", "zarr", "both"]), default="precomputed", show_default=True,
+              help="Neuroglancer volume: precomputed pyramid (neuro-B/), OME-Zarr (B.ome.zarr) or both.")
 @click.option("--save-intermediates", is_flag=True, help="Keep brt/B_ali.mrc and brt/B_full_rec.mrc.")
 @click.pass_context
 def run(ctx: click.Context, input_dir: Path, outdir: Path, recon: str, workers: int, gpus: int,
-        tilt_axis_deg: float | None, resume: bool, callback_url: str | None, ng_source: str,
+        tilt_axis_deg: float | None, resume: bool, callback_url: str | None, ng_source: str, ng_format: str,
         save_intermediates: bool, **adoc_values: object) -> None:
     """Process every tilt series (*.mrc, *.st) in INPUT_DIR into OUTDIR.
 
@@ -94,7 +96,7 @@ def run(ctx: click.Context, input_dir: Path, outdir: Path, recon: str, workers: 
     workers = _check_workers(workers)
     options = RunOptions(recon=recon, adoc=adoc, workers=workers, gpus=gpus, tilt_axis_deg=tilt_axis_deg,
                          cpus_per_series=max(1, available_cpus() // workers), resume=resume,
-                         ng_source=ng_source, save_intermediates=save_intermediates)
+                         ng_source=ng_source, ng_format=ng_format, save_intermediates=save_intermediates)
     ctx.exit(run_folder(input_dir, outdir, options, callback_url=callback_url, token=token))
 
 

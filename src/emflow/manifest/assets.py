@@ -42,26 +42,34 @@ ASSET_FILES = (
     ("neuroglancerPrecomputed", "neuro-{B}"),
 )
 MINMAX_FILE = "{B}_min_max.json"
+ZARR_FILE = "{B}.ome.zarr"
 
 
 def series_assets(out: Path, name: str) -> tuple[list[dict[str, Any]], list[str]]:
-    """The asset list of one finished series and the names of missing files."""
+    """The asset list of one finished series and the names of missing files.
+
+    The volume for Neuroglancer may be the precomputed pyramid, an OME-Zarr (``B.ome.zarr``,
+    ``--ng-format zarr|both``) or both; at least one is required. Both carry the min/max JSON.
+    """
     folder = out / name
     assets, missing = [], []
-    for kind, pattern in ASSET_FILES:
+    zarr = folder / ZARR_FILE.format(B=name)
+    for kind, pattern in ASSET_FILES + (("neuroglancerZarr", ZARR_FILE),):
         path = folder / pattern.format(B=name)
         if not path.exists():
-            missing.append(path.name)
+            optional = kind == "neuroglancerZarr" or (kind == "neuroglancerPrecomputed" and zarr.exists())
+            if not optional:
+                missing.append(path.name)
             continue
         asset: dict[str, Any] = {"type": kind, "path": f"{name}/{path.name}"}
-        if kind == "neuroglancerPrecomputed":
+        if kind in ("neuroglancerPrecomputed", "neuroglancerZarr"):
             minmax = folder / MINMAX_FILE.format(B=name)
             try:
                 asset["metadata"] = json.loads(minmax.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 missing.append(minmax.name)
         assets.append(asset)
-    return assets, missing
+    return assets, sorted(set(missing), key=missing.index)
 
 
 def _step_key(step: str) -> tuple[int, str]:

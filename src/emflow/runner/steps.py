@@ -41,6 +41,7 @@ class RunOptions:
     tilt_axis_deg: float | None = None
     resume: bool = False
     ng_source: str = "full_rec"
+    ng_format: str = "precomputed"
     save_intermediates: bool = False
     tilt_fps: int = 4
     rec_fps: int = 8
@@ -196,13 +197,17 @@ def pyramid_source(ctx: SeriesContext) -> Path:
 
 
 def pyramid(ctx: SeriesContext) -> StepResult:
+    """``neuro-B/`` (and/or ``B.ome.zarr`` with --ng-format zarr|both) and ``B_min_max.json``."""
     from emflow.pyramid import make_pyramid
 
-    source = pyramid_source(ctx)
+    source, fmt = pyramid_source(ctx), ctx.options.ng_format
     neuro = ctx.series_dir / f"neuro-{ctx.name}"
+    zarr = ctx.series_dir / f"{ctx.name}.ome.zarr"
     minmax = ctx.series_dir / f"{ctx.name}_min_max.json"
-    make_pyramid(source, neuro, minmax_json=minmax, overwrite=True, workers=ctx.options.cpus_per_series)
-    return StepResult([source], [neuro, minmax])
+    make_pyramid(source, neuro, minmax_json=minmax, overwrite=True, workers=ctx.options.cpus_per_series,
+                 ng_format=fmt, zarr_out=zarr if fmt != "precomputed" else None)
+    outputs = ([neuro] if fmt != "zarr" else []) + ([zarr] if fmt != "precomputed" else []) + [minmax]
+    return StepResult([source], outputs)
 
 
 def _none(ctx: SeriesContext) -> list[Path]:
