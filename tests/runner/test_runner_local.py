@@ -196,6 +196,5 @@ def test_a_dying_worker_process_is_an_error_record(tilt_folder: Path, tmp_path: 
     assert code == 1
     alpha, beta = json.loads((out / "assets.json").read_text())["files"]
     assert alpha["message"].startswith("rec_movie: the worker process died (BrokenProcessPool")
-    # the broken pool takes the other running series down too, but each gets its own record
-    assert beta["status"] == "success" or beta["message"].startswith(("rec_movie: the worker", "tilt_movie: the worker",
-                                                                       "pyramid: the worker", "brt: the worker"))
+    # the broken pool takes the other series down too: blamed on its running step, or judged by its files
+    assert beta["status"] == "success" or re.match(r"(\w+: the worker process died|incomplete: missing)", beta["message"])

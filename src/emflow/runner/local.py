@@ -26,6 +26,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from pathlib import Path
 from typing import Any
 
+from emflow.atomic import write_text_atomic
 from emflow.errors import EmflowError
 from emflow.runner.discover import Series, discover_series, printable
 from emflow.runner.progress import Event, Progress
@@ -64,7 +65,7 @@ def _relative_paths(message: str, ctx: SeriesContext) -> str:
 def _run_step(ctx: SeriesContext, index: int, emit: Emit) -> bool:
     """Run ``STEPS[index]``, write its record, emit events; True when it succeeded."""
     step = STEPS[index]
-    _running_marker(ctx).write_text(step.name)  # read back if this process dies (see _future_result)
+    write_text_atomic(_running_marker(ctx), step.name)  # read back if this process dies (_future_result)
     emit(Event(ctx.name, step.name, "started"))
     start = time.monotonic()
     try:
@@ -204,11 +205,14 @@ def _future_result(future: Future[str], ctx: SeriesContext, progress: Progress) 
         return future.result()
     except (Exception, SystemExit) as exc:
         marker = _running_marker(ctx)
-        step = marker.read_text().strip() if marker.exists() else progress.running.get(ctx.name, "check")
+        step = marker.read_text().strip() if marker.exists() else progress.running.get(ctx.name, "")
         marker.unlink(missing_ok=True)
         message = f"the worker process died ({type(exc).__name__}: {' '.join(str(exc).split())})"
-        write_record(ctx.status_dir, ctx.name, step, "error", message=message)
-        progress.handle(Event(ctx.name, step, "error", message=message))
+        if step:  # else no step was running: the manifest judges the series by its records and files
+            write_record(ctx.status_dir, ctx.name, step, "error", message=message)
+            progress.handle(Event(ctx.name, step, "error", message=message))
+        else:
+            progress.log(f"[{ctx.name}] {message}", show=True)
         return "error"
 
 
