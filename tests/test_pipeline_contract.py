@@ -173,3 +173,16 @@ def test_gpu_module_contract(processes):
     assert "params.gpus > 0" in directives["accelerator"]
     assert "--cpus ${task.cpus}" in brt["script"]
     assert "params.container_imod" in brt["container"] and "params.container_emflow" in brt["container"]
+
+
+def test_meta_yml_documents_each_module(processes):
+    import yaml
+
+    for proc in processes:
+        meta_yml = REPO / Path(proc["file"]).with_name("meta.yml")
+        assert meta_yml.is_file(), f"{proc['name']}: no meta.yml"
+        meta = yaml.safe_load(meta_yml.read_text())
+        assert meta["name"] == proc["name"].lower()
+        emits = {o["emit"] for o in proc["outputs"] if o.get("emit")}
+        assert set(meta["output"]) == emits, f"{meta_yml}: outputs differ from main.nf"
+        assert len(meta["input"]) == len(proc["inputs"]), f"{meta_yml}: inputs differ from main.nf"
