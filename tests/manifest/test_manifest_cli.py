@@ -25,11 +25,13 @@ def test_manifest_and_validate_assets(published: tuple[Path, Path], capfd) -> No
     assert "not valid JSON" in capfd.readouterr().err
 
 
-def test_run_refuses_bad_parameters_before_work(tmp_path: Path, capfd) -> None:
+def test_run_refuses_bad_parameters_before_work(tmp_path: Path, capfd, monkeypatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "no-imod-here"))
     (tmp_path / "in").mkdir()
     out = tmp_path / "out"
     for args, message in ((["--bin", "0"], "--bin"), (["--set", "comparam.x.y.z=a b"], "comparam.x.y.z"),
-                          (["--workers", "0"], "--workers: 0 is not a positive number")):
+                          (["--workers", "0"], "--workers: 0 is not a positive number"),
+                          (["--recon", "imod"], "--recon imod: batchruntomo not found on PATH")):
         assert main(["run", str(tmp_path / "in"), "--outdir", str(out), *args]) == 2
         err = capfd.readouterr().err
         assert message in err and err.count("\n") == 1, err

@@ -43,6 +43,16 @@ def available_cpus() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _check_recon(recon: str) -> None:
+    """--recon imod without batchruntomo is a parameter error, found before any work."""
+    import shutil
+
+    if recon == "imod" and shutil.which("batchruntomo") is None:
+        from emflow.brt.run import NOT_FOUND
+
+        raise EmflowInputError("--recon imod", NOT_FOUND)
+
+
 def _check_workers(workers: int) -> int:
     if workers < 1:
         raise EmflowInputError("--workers", f"{workers} is not a positive number")
@@ -92,6 +102,7 @@ def run(ctx: click.Context, input_dir: Path, outdir: Path, recon: str, workers: 
     from emflow.runner.steps import RunOptions
 
     adoc = _adoc_params(**adoc_values)
+    _check_recon(recon)
     token = _callback_token(callback_url)
     workers = _check_workers(workers)
     options = RunOptions(recon=recon, adoc=adoc, workers=workers, gpus=gpus, tilt_axis_deg=tilt_axis_deg,
