@@ -198,3 +198,16 @@ def test_a_dying_worker_process_is_an_error_record(tilt_folder: Path, tmp_path: 
     assert alpha["message"].startswith("rec_movie: the worker process died (BrokenProcessPool")
     # the broken pool takes the other series down too: blamed on its running step, or judged by its files
     assert beta["status"] == "success" or re.match(r"(\w+: the worker process died|incomplete: missing)", beta["message"])
+
+
+def test_resume_redoes_only_what_depends_on_a_changed_output(tilt_folder: Path, tmp_path: Path, fake_chain) -> None:
+    out = tmp_path / "out"
+    assert _run(tilt_folder, out, save_intermediates=True)[0] == 0
+    (out / "alpha" / "keyimg_alpha.jpg").unlink()  # tilt movie output gone: only that step again
+    fake_chain.calls.unlink()
+    assert _run(tilt_folder, out, resume=True, save_intermediates=True)[0] == 0
+    assert fake_chain.call_list() == ["alpha tilt_movie"]
+    (out / "beta" / "brt" / "beta_rec.mrc").write_text("changed")  # a brt output changed: brt and its readers
+    fake_chain.calls.unlink()
+    assert _run(tilt_folder, out, resume=True, save_intermediates=True)[0] == 0
+    assert fake_chain.call_list() == ["beta brt", "beta tilt_movie", "beta rec_movie", "beta pyramid"]

@@ -114,7 +114,8 @@ def run_series(ctx: SeriesContext, emit: Emit) -> str:
             forced.update(names[names.index(PRODUCER):])
             i = names.index(PRODUCER)
             continue
-        forced.update(names[i + 1:])  # a re-run step changes its outputs: redo what follows
+        # a re-run step's new outputs no longer match the inputs recorded by the steps that read
+        # them, so those are redone too; the others stay skipped
         try:
             if not _run_step(ctx, i, emit):
                 return "error"
