@@ -9,7 +9,7 @@ import pytest
 from manifest_helpers import TOKEN, grep_token, portal
 
 from emflow.cli import main
-from emflow.data import DEMO_BASENAME, demo_dir
+from emflow.data import demo_dir
 
 pytestmark = pytest.mark.slow
 QUICK = ["--recon", "preview", "--bin", "2", "--thickness", "64"]

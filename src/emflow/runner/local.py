@@ -42,7 +42,6 @@ from emflow.runner.steps import (
 )
 
 Emit = Callable[[Any], None]
-log = logging.getLogger(__name__)
 
 
 def _reset_series(ctx: SeriesContext) -> None:
