@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import os
+import threading
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -100,7 +101,9 @@ def iter_bands(job: BandJob, workers: int) -> Iterator[tuple[np.ndarray | None, 
     (z-row, y-band) order, each band's level-1 sections (None at the top) and its histogram."""
     pool = None
     if workers > 1:
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+        # fork is fastest; with other threads alive (a caller's pool) fork is unsafe: forkserver
+        method = "fork" if threading.active_count() == 1 else "forkserver"
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method))
     try:
         pending: deque[Future | tuple] = deque()
         bands = _bands(job)
