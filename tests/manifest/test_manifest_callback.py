@@ -55,8 +55,13 @@ def test_client_error_is_not_retried() -> None:
 
 
 def test_unreachable_portal(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on any more
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
     with pytest.raises(EmflowStepError, match="failed after 3 tries: connection failed") as info:
-        post_assets("http://127.0.0.1:9/x", b"{}", TOKEN, timeout_s=2)
+        post_assets(f"http://127.0.0.1:{port}/x", b"{}", TOKEN, timeout_s=2)
     assert TOKEN not in str(info.value)
 
 
