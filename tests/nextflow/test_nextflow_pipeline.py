@@ -197,3 +197,32 @@ def test_mixed_input_sample_completes_bad_inputs_reported(runtime, tmp_path, mak
     assert {p.name: sha256(p) for p in inputs.iterdir()} == before
     leftovers = [p for p in (tmp_path / "out").rglob("*") if p.name.startswith(".emflow-tmp")]
     assert leftovers == []
+
+
+def test_spatialomics_workflow(runtime, tmp_path):
+    from PIL import Image
+
+    session = tmp_path / "lab" / "pi" / "project" / "session1"
+    (session / "Pre_ROI_Selection").mkdir(parents=True)
+    (session / "Heatmaps").mkdir()
+    ramp = np.linspace(0, 255, 700 * 900 * 4).reshape(700, 900, 4).astype(np.uint8)
+    Image.fromarray(ramp, "RGBA").save(session / "Pre_ROI_Selection" / "slide_1_Pre_ROI_a.png")
+    (session / "Pre_ROI_Selection" / "slide_2_Pre_ROI_a.png").write_text("not a png\n")
+    Image.fromarray(ramp[..., :3], "RGB").save(session / "Heatmaps" / "x.png")
+
+    out = tmp_path / "out"
+    result = nextflow(tmp_path / "launch", "--workflow", "spatialomics", "--input", str(session), "--outdir", str(out))
+    assert result.returncode == 1, result.stdout[-4000:]  # one file failed (SPEC §10)
+    assert set(tasks(result.stdout, "Submitted")) == {
+        "VALIDATE_PARAMS", "SPATIALOMICS:SPATIALOMICS_FILE", "SPATIALOMICS:SPATIALOMICS_MANIFEST", "RUN_STATUS"}
+    assets = json.loads((out / "assets.json").read_text())
+    status = {f["primaryFilePath"]: f["status"] for f in assets["files"]}
+    assert assets["status"] == "partial"
+    assert status == {"Pre_ROI_Selection/slide_1_Pre_ROI_a.png": "success",
+                      "Pre_ROI_Selection/slide_2_Pre_ROI_a.png": "error"}
+    folder = out / "Pre_ROI_Selection" / "slide_1_Pre_ROI_a"
+    with Image.open(folder / "thumb_slide_1_Pre_ROI_a.jpg") as thumb:
+        assert max(thumb.size) == 300
+    assert (folder / "slide_1_Pre_ROI_a.ome.zarr").is_dir()
+    assert (out / "report.html").is_file()
+    assert not (out / "Heatmaps").exists()

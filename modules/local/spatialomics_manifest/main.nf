@@ -1,11 +1,11 @@
 process SPATIALOMICS_MANIFEST {
-    tag "${session.name}"
+    tag "${session_dir.name}"
     label 'process_single'
     container "${params.container_emflow}"
 
     input:
     tuple val(groups), path(outdirs, stageAs: 'staged/?/*')
-    path session, stageAs: 'session'
+    path session_dir, stageAs: 'session'
 
     output:
     path "assets.json", emit: assets
@@ -20,8 +20,8 @@ process SPATIALOMICS_MANIFEST {
     def args = task.ext.args ?: ''
     // Rebuild OUT/<group>/<stem>/ from the staged per-file folders (validated names only).
     def staged = outdirs instanceof List ? outdirs : [outdirs]
-    def links = [groups, staged].transpose().collect { group, dir ->
-        "mkdir -p 'tree/${group}' && ln -s \"\$PWD/${dir}\" 'tree/${group}/${dir.name}'"
+    def links = [groups, staged].transpose().collect { group, folder ->
+        "mkdir -p 'tree/${group}' && ln -s \"\$PWD/${folder}\" 'tree/${group}/${folder.toString().tokenize('/')[-1]}'"
     }.join('\n')
     """
     mkdir -p tree
