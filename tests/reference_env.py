@@ -15,6 +15,7 @@ run_reference_minmax(py, image, mad)  mrc_visual_min_max alone, returns the pars
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -62,9 +63,21 @@ def reference_python(venv: Path = VENV) -> Path:
     if not wheel.is_file():
         raise ReferenceUnavailable(f"{wheel} is absent (the reference wheel is vendored in ../shared/vendor)")
     venv.parent.mkdir(parents=True, exist_ok=True)
+    with open(venv.parent / f".{venv.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one builder at a time (parallel test sessions)
+        if marker.is_file() and python.exists():
+            return python
+        _build(venv, wheel)
+    return python
+
+
+def _build(venv: Path, wheel: Path) -> None:
+    """Create the venv under a temp name, install the pinned tools, rename it into place."""
     tmp = Path(tempfile.mkdtemp(prefix=venv.name + ".building-", dir=venv.parent))
     try:
-        subprocess.run([sys.executable, "-m", "venv", str(tmp)], check=True, capture_output=True, timeout=600)
+        made = subprocess.run([sys.executable, "-m", "venv", str(tmp)], capture_output=True, text=True, timeout=600)
+        if made.returncode != 0:
+            raise RuntimeError(f"python -m venv failed (Debian needs python3-venv): {made.stderr.strip()[-500:]}")
         cmd = [str(_python_in(tmp)), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *PINNED, str(wheel)]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
         if done.returncode != 0:
@@ -76,7 +89,6 @@ def reference_python(venv: Path = VENV) -> Path:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return python
 
 
 def _run(python: Path, code: str, args: list[str], cwd: Path) -> None:
