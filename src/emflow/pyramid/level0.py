@@ -6,6 +6,7 @@ BandJob                 what one job needs: file facts, level-0 scale, next leve
 read_band(fd, ...)      sections z0..z1, rows y0..y1 of an MRC with explicit reads (no mmap)
 run_band(job, z0, z1, y0, y1) -> (downscaled band or None, histogram counts)
 iter_bands(job, workers)        yields each band's level-1 sections and histogram, in order
+scan_range(job, workers)        (min, max) of float data, NaN/Inf rejected, in parallel
 
 One job reads a band of one chunk-row along z and one chunk along y (about 64 x 64 x nx voxels),
 converts it (int8 + 128, int16 + 32768), counts its histogram, writes its level-0 chunks and
@@ -20,17 +21,21 @@ import multiprocessing
 import os
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from typing import TypeVar
 
 import numpy as np
 
 from emflow.errors import EmflowInputError
+from emflow.mrc import require_finite
 from emflow.pyramid.downscale import downscale
 from emflow.pyramid.minmax import HistogramAccumulator
 from emflow.pyramid.precomputed import write_chunks
 from emflow.pyramid.reader import convert
 from emflow.pyramid.scales import Scale
+
+T = TypeVar("T")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,15 +82,34 @@ def run_band(job: BandJob, z0: int, z1: int, y0: int, y1: int) -> tuple[np.ndarr
         band = read_band(fd, job, z0, z1, y0, y1)
     finally:
         os.close(fd)
-    if band.dtype.kind == "f" and not np.isfinite(band).all():
-        bad = int(np.flatnonzero(~np.isfinite(band).reshape(len(band), -1).all(axis=1))[0])
-        raise EmflowInputError(job.path, f"section {z0 + bad} contains non-finite values")
     values = convert(band, inplace=True)
     histogram = HistogramAccumulator(np.dtype(job.hist_dtype), job.value_range)
     histogram.update(values)
     write_chunks(job.folder, job.scale, values, y0, z0, job.gzip)
     down = downscale(values, job.next_factors_zyx) if job.next_factors_zyx is not None else None
     return down, histogram
+
+
+def range_band(job: BandJob, z0: int, z1: int, y0: int, y1: int) -> tuple[float, float]:
+    """(min, max) of a float band; NaN/Inf raise a one-line error naming the section."""
+    fd = os.open(job.path, os.O_RDONLY)
+    try:
+        band = read_band(fd, job, z0, z1, y0, y1)
+    finally:
+        os.close(fd)
+    lo, hi = float(band.min()), float(band.max())
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        for i, section in enumerate(band):
+            require_finite(job.path, section, z0 + i)
+    return lo, hi
+
+
+def scan_range(job: BandJob, workers: int) -> tuple[float, float]:
+    """(min, max) of a float volume, band by band on ``workers`` processes."""
+    lo, hi = np.inf, -np.inf
+    for band_lo, band_hi in iter_bands(job, workers, range_band):
+        lo, hi = min(lo, band_lo), max(hi, band_hi)
+    return lo, hi
 
 
 def _bands(job: BandJob) -> Iterator[tuple[int, int, int, int]]:
@@ -96,9 +120,10 @@ def _bands(job: BandJob) -> Iterator[tuple[int, int, int, int]]:
             yield z0, min(z0 + cz, nz), y0, min(y0 + cy, ny)
 
 
-def iter_bands(job: BandJob, workers: int) -> Iterator[tuple[np.ndarray | None, HistogramAccumulator]]:
-    """Run every band job (``workers`` processes, at most 2 x workers in flight) and yield, in
-    (z-row, y-band) order, each band's level-1 sections (None at the top) and its histogram."""
+def iter_bands(job: BandJob, workers: int, work: Callable[..., T] = run_band) -> Iterator[T]:  # type: ignore[assignment]
+    """Run ``work(job, z0, z1, y0, y1)`` for every band (``workers`` processes, at most 2 x
+    workers in flight) and yield the results in (z-row, y-band) order; for `run_band`: each
+    band's level-1 sections (None at the top) and its histogram."""
     pool = None
     if workers > 1:
         # fork is fastest; with other threads alive (a caller's pool) fork is unsafe: forkserver
@@ -112,14 +137,14 @@ def iter_bands(job: BandJob, workers: int) -> Iterator[tuple[np.ndarray | None, 
             nxt = next(bands, None)
             if nxt is None:
                 return False
-            pending.append(pool.submit(run_band, job, *nxt) if pool is not None else (nxt,))
+            pending.append(pool.submit(work, job, *nxt) if pool is not None else (nxt,))
             return True
 
         while len(pending) < 2 * max(1, workers) and submit():
             pass
         while pending:
             item = pending.popleft()
-            result = item.result() if isinstance(item, Future) else run_band(job, *item[0])
+            result = item.result() if isinstance(item, Future) else work(job, *item[0])
             submit()
             yield result
     finally:

@@ -21,7 +21,7 @@ from emflow.atomic import atomic_dir, write_bytes_atomic
 from emflow.errors import EmflowInputError
 from emflow.mrc import MrcVolume
 from emflow.pyramid.minmax import HistogramAccumulator, minmax_bytes, minmax_json, visual_stats
-from emflow.pyramid.level0 import BandJob, iter_bands
+from emflow.pyramid.level0 import BandJob, iter_bands, scan_range
 from emflow.pyramid.precomputed import PrecomputedWriter
 from emflow.pyramid.reader import convert, converted_dtype, iter_slabs_checked, open_checked
 from emflow.pyramid.scales import pyramid_info, resolution_nm, scales_of
@@ -116,8 +116,9 @@ def make_pyramid(
         dtype = converted_dtype(info_mrc.dtype)
         nz, ny, nx = info_mrc.shape
         info = pyramid_info((nx, ny, nz), resolution_nm(info_mrc.voxel_size_angstrom), dtype.name, chunk)
-        histogram = HistogramAccumulator(dtype, value_range(vol))
         zarr = _zarr_writer(zarr_path, vol, chunk, workers, overwrite) if ng_format != "precomputed" else None
+        job = _band_job(vol, info, outdir, gzip, dtype)
+        histogram = HistogramAccumulator(dtype, scan_range(job, workers) if dtype.kind == "f" else None)
         if ng_format == "zarr":
             _stream(vol, None, histogram, zarr, chunk)
             written = None
@@ -125,7 +126,8 @@ def make_pyramid(
             with atomic_dir(outdir, overwrite=overwrite) as tmp:
                 writer = PrecomputedWriter(tmp, info, workers=workers, gzip=gzip)
                 if zarr is None:
-                    _stream_bands(vol, writer, histogram, workers)
+                    _stream_bands(dataclasses.replace(job, folder=str(tmp), value_range=histogram.value_range),
+                                  writer, histogram, workers)
                 else:
                     _stream(vol, writer, histogram, zarr, writer.slab_sections)
             written = outdir
@@ -160,22 +162,26 @@ def _stream(vol: MrcVolume, writer: PrecomputedWriter | None, histogram: Histogr
         zarr.close()
 
 
-def _stream_bands(vol: MrcVolume, writer: PrecomputedWriter, histogram: HistogramAccumulator, workers: int) -> None:
-    """Precomputed only: level 0 in band jobs on ``workers`` processes, levels 1+ in this one."""
-    info = vol.info
-    scales = scales_of(writer.info)
-    job = BandJob(
-        path=str(info.path),
-        data_offset=info.data_offset,
-        shape_zyx=info.shape,
-        stored_dtype=info.dtype.newbyteorder(info.byte_order).str,
+def _band_job(vol: MrcVolume, info: dict[str, Any], folder: Path, gzip: bool, dtype: np.dtype) -> BandJob:
+    """The level-0 band job of a volume (the folder and value range are set when known)."""
+    mrc = vol.info
+    scales = scales_of(info)
+    return BandJob(
+        path=str(mrc.path),
+        data_offset=mrc.data_offset,
+        shape_zyx=mrc.shape,
+        stored_dtype=mrc.dtype.newbyteorder(mrc.byte_order).str,
         scale=scales[0],
         next_factors_zyx=tuple(reversed(scales[1].factors)) if len(scales) > 1 else None,  # type: ignore[arg-type]
-        folder=str(writer.folder),
-        gzip=writer.gzip,
-        hist_dtype=histogram.dtype.str,
-        value_range=histogram.value_range,
+        folder=str(folder),
+        gzip=gzip,
+        hist_dtype=dtype.str,
+        value_range=None,
     )
+
+
+def _stream_bands(job: BandJob, writer: PrecomputedWriter, histogram: HistogramAccumulator, workers: int) -> None:
+    """Precomputed only: level 0 in band jobs on ``workers`` processes, levels 1+ in this one."""
     writer.first_level = 1
     for down, part in iter_bands(job, workers):
         histogram.merge(part)
