@@ -19,10 +19,11 @@ log = logging.getLogger(__name__)
 @click.option("--mad", type=float, default=5.0, show_default=True, help="MAD multiple for Min/Max.")
 @click.option("--chunk", type=int, default=64, show_default=True, help="Target chunk edge (power of two).")
 @click.option("--gzip", is_flag=True, help="Gzip the chunks (NAME.gz).")
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Threads for chunks and levels.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes (full resolution) and threads (other levels).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing non-empty OUTDIR.")
 @click.option("--force", is_flag=True, help="Accept a stack that looks like a tilt series.")
-@click.option("--ng-format", type=click.Choice(["precomputed", "zarr", "both"]), default="precomputed", show_default=True)
+@click.option("--ng-format", type=click.Choice(["precomputed", "zarr", "both"]), default="precomputed", show_default=True,
+              help="Precomputed at OUTDIR, OME-Zarr at --zarr-out, or both from the same pass.")
 @click.option("--zarr-out", type=click.Path(file_okay=False), help="OME-Zarr folder (with --ng-format zarr/both).")
 def pyramid(volume: str, outdir: str, minmax_json: str | None, mad: float, chunk: int, gzip: bool, workers: int,
             overwrite: bool, force: bool, ng_format: str, zarr_out: str | None) -> None:
