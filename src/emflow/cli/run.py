@@ -14,6 +14,8 @@ RECON_CHOICES = ("auto", "imod", "preview")
 # thickness (a 128^3 tomogram): a few seconds on 2 cores (bin 2 saves little: the movies'
 # 1024 x 1024 encoding dominates).
 DEMO_ADOC = {"bin_factor": 1, "thickness_px": 128}
+# The sample's acquisition log says "Tilt Axis Angle: 90.00" (IMOD's rotation from the y axis).
+DEMO_TILT_AXIS_DEG = 90.0
 
 
 def _adoc_params(**values: object) -> dict[str, object]:
@@ -128,7 +130,9 @@ def demo(outdir: Path, resume: bool) -> None:
     from emflow.runner.steps import RunOptions
 
     # one process per step: on a 128-pixel sample, process pools cost more than they save
-    options = RunOptions(recon="preview", adoc=dict(DEMO_ADOC), cpus_per_series=1, resume=resume)
+    options = RunOptions(
+        recon="preview", adoc=dict(DEMO_ADOC), cpus_per_series=1, resume=resume, tilt_axis_deg=DEMO_TILT_AXIS_DEG
+    )
     code = run_folder(demo_dir(), outdir, options)
     if code:
         click.get_current_context().exit(code)
