@@ -97,3 +97,18 @@ def test_minmax_of_nifti_matches_reference(dtype, make_mrc, rng, ref_python, tmp
     out = tmp_path / "mine.json"
     assert main(["minmax", str(nii), "--mad", "3", "--output-json", str(out)]) == 0
     assert out.read_bytes() == raw
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int16", "uint16"])
+def test_integer_counts_equal_bincount(dtype, rng):
+    info = np.iinfo(dtype)
+    data = rng.integers(info.min, info.max, (3, 33, 17), endpoint=True).astype(dtype)
+    acc = HistogramAccumulator(dtype)
+    acc.update(data)  # odd size: no byte pairing
+    acc.update(data[:, :, :4])  # even, not contiguous
+    acc.update(data[:2])  # even and contiguous
+    expected = sum(np.bincount(part.astype(np.int64).ravel() - info.min, minlength=info.max - info.min + 1)
+                   for part in (data, data[:, :, :4], data[:2]))
+    assert np.array_equal(acc.counts, expected)
+    centres, counts = acc.result()
+    assert centres[0] == info.min and centres[-1] == info.max and counts.sum() == data.size + 3 * 33 * 4 + 2 * 33 * 17
