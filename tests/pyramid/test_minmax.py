@@ -112,3 +112,11 @@ def test_integer_counts_equal_bincount(dtype, rng):
     assert np.array_equal(acc.counts, expected)
     centres, counts = acc.result()
     assert centres[0] == info.min and centres[-1] == info.max and counts.sum() == data.size + 3 * 33 * 4 + 2 * 33 * 17
+
+
+def test_minmax_of_a_2d_image(make_mrc):
+    # 0, 1, 2, 3 once each: median 1.5, MAD 1 -> 1.5 -+ 5
+    result, stats = compute_minmax(make_mrc("img.mrc", np.arange(4, dtype=np.uint8).reshape(1, 2, 2)))
+    assert (stats["median"], stats["mad"]) == (1.5, 1.0)
+    assert result == {"neuroglancerPrecomputedMin": "-4", "neuroglancerPrecomputedMax": "7",
+                      "neuroglancerPrecomputedFloor": "0", "neuroglancerPrecomputedLimit": "3"}

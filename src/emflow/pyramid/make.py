@@ -19,7 +19,7 @@ import numpy as np
 
 from emflow.atomic import atomic_dir, write_bytes_atomic
 from emflow.errors import EmflowInputError
-from emflow.mrc import MrcVolume
+from emflow.mrc import MrcVolume, open_volume
 from emflow.pyramid.minmax import HistogramAccumulator, minmax_bytes, minmax_json, visual_stats
 from emflow.pyramid.level0 import BandJob, iter_bands, scan_range
 from emflow.pyramid.precomputed import PrecomputedWriter
@@ -203,7 +203,7 @@ def compute_minmax(path: str | os.PathLike[str], mad: float = 5.0) -> tuple[dict
 
         centres, counts = nifti_histogram(path)
     else:
-        with open_checked(path, force=True, what="min/max") as vol:
+        with open_volume(path) as vol:  # any MRC, 2D included, as mrc_visual_min_max reads it
             histogram = HistogramAccumulator(converted_dtype(vol.info.dtype), value_range(vol))
             for _, slab in iter_slabs_checked(vol, 64):
                 histogram.update(convert(slab))
