@@ -3,8 +3,8 @@
 Reads every process from `nflint processes .` (../shared/tools/nflint; skipped visibly when it is
 absent) and checks: a tag, a label defined in conf/base.config, a container, a stub that creates
 every declared output, a versions output on the `versions` topic, and that every
-`emflow SUBCOMMAND --flag` in a module script (and every flag its ext.args in conf/modules.config
-passes) exists in the Click command tree. Also: every process is reachable from main.nf.
+`emflow SUBCOMMAND --flag` in a module script (including flags the script builds from params)
+exists in the Click command tree. Also: every process is reachable from main.nf.
 """
 
 from __future__ import annotations
@@ -75,26 +75,6 @@ def output_patterns(text: str) -> list[str]:
     return re.findall(r"""path\s*\(?\s*["']([^"']+)["']""", text)
 
 
-def module_aliases() -> dict[str, str]:
-    """Alias -> process name, from `include { X as Y }` in main.nf and workflows/."""
-    aliases = {}
-    for nf in [REPO / "main.nf", *sorted((REPO / "workflows").glob("*.nf"))]:
-        for name, alias in re.findall(r"include\s*\{\s*(\w+)\s+as\s+(\w+)\s*\}", nf.read_text()):
-            aliases[alias] = name
-    return aliases
-
-
-def ext_args_flags() -> dict[str, set[str]]:
-    """Process name -> the --flags its ext.args (conf/modules.config) may pass."""
-    text = (REPO / "conf" / "modules.config").read_text()
-    flags: dict[str, set[str]] = {}
-    for names, body in re.findall(r"withName:\s*'([^']+)'\s*\{(.*?)\n    \}", text, re.S):
-        found = set(re.findall(r"(--[a-z][a-z0-9-]*)", body.split("publishDir")[0]))
-        for name in names.split("|"):
-            flags.setdefault(name, set()).update(found)
-    return flags
-
-
 def test_cli_call_parser_unwraps_record():
     script = "emflow record --series B --step brt --status-dir . -- \\\\\n    brt B.mrc --adoc a/B.adoc --cpus 2 > x\n"
     assert emflow_calls(script) == [("record", ["--series", "--step", "--status-dir"]),
@@ -143,16 +123,13 @@ def test_module_cli_calls_exist(processes):
             "pyramid", "manifest", "validate-params", "spatialomics-file"} <= seen
 
 
-def test_ext_args_flags_exist(processes):
-    by_name = {p["name"]: p for p in processes}
-    aliases = module_aliases()
-    flags = ext_args_flags()
-    assert flags, "no withName blocks found in conf/modules.config"
-    for name, used in flags.items():
-        proc = by_name[aliases.get(name, name)]
-        subs = [sub for sub, _ in emflow_calls(proc["script"]) if sub != "record"]
+def test_every_flag_in_a_module_script_exists(processes):
+    """Flags built in Groovy (e.g. the adoc options from params) too, not only the shell lines."""
+    for proc in processes:
+        subs = {sub for sub, _ in emflow_calls(proc["script"])}
         known = set().union(*(command_flags(sub) for sub in subs))
-        assert used <= known, f"{name}: ext.args passes {sorted(used - known)} that emflow {subs} lacks"
+        used = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", proc["script"]))
+        assert used <= known, f"{proc['name']}: {sorted(used - known)} not options of emflow {sorted(subs)}"
 
 
 def test_every_process_reachable_from_main(processes):

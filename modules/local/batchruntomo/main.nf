@@ -29,9 +29,10 @@ process BATCHRUNTOMO {
     script:
     def args = task.ext.args ?: ''
     def gpus = task.accelerator ? 1 : 0
+    def tilt_axis = params.tilt_axis_deg != null ? "--tilt-axis-deg ${params.tilt_axis_deg}" : ''
     """
     emflow record --series ${meta.id} --step brt --status-dir . -- \\
-        brt ${stack} --adoc ${adoc} --workdir brt --cpus ${task.cpus} --gpus ${gpus} ${args}
+        brt ${stack} --adoc ${adoc} --workdir brt --cpus ${task.cpus} --gpus ${gpus} --recon ${params.recon} ${tilt_axis} ${args}
     """
 
     stub:

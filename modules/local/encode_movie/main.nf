@@ -24,9 +24,10 @@ process ENCODE_MOVIE {
     def movie = kind == 'tilt' ? "tiltMov_${meta.id}.mp4" : "keyMov_${meta.id}.mp4"
     def images = kind == 'tilt' ? "--key-image keyimg_${meta.id}.jpg --thumbnail keyimg_${meta.id}_s.jpg" : ''
     def slabs = (frames instanceof List ? frames : [frames]).join(' ')
+    def fps = kind == 'tilt' ? params.tilt_fps : params.rec_fps
     """
     emflow record --series ${meta.id} --step ${step} --status-dir . -- \\
-        encode-movie --stats ${stats} --output ${movie} ${images} ${args} ${slabs}
+        encode-movie --stats ${stats} --output ${movie} --fps ${fps} --size ${params.movie_size} ${images} ${args} ${slabs}
     """
 
     stub:

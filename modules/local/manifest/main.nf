@@ -2,6 +2,7 @@ process MANIFEST {
     tag "${input_dir.name}"
     label 'process_single'
     container "${params.container_emflow}"
+    publishDir "${params.outdir}", mode: params.publish_dir_mode
 
     input:
     tuple val(relpaths), path(files, stageAs: 'staged/?/*')
@@ -18,8 +19,9 @@ process MANIFEST {
     task.ext.when == null || task.ext.when
 
     script:
-    // ext.args: --callback-url URL (the token comes from $EMFLOW_TOKEN, never from params)
     def args = task.ext.args ?: ''
+    // the token comes from $EMFLOW_TOKEN, never from params or files
+    def callback = params.callback_url ? "--callback-url ${params.callback_url}" : ''
     // Rebuild the published SPEC §9 tree (OUT/<series>/...) from the staged outputs; the
     // relative paths come from the workflow and hold only validated series names.
     def staged = files instanceof List ? files : [files]
@@ -29,7 +31,7 @@ process MANIFEST {
     """
     mkdir -p tree status
     ${links}
-    emflow manifest tree --input-dir input --status-dir status ${args} > manifest.txt 2> manifest.log
+    emflow manifest tree --input-dir input --status-dir status ${callback} ${args} > manifest.txt 2> manifest.log
     mv tree/assets.json tree/report.html .
     {
         echo "emflow pipeline run: \$(cat manifest.txt)"

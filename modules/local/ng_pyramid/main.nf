@@ -20,17 +20,15 @@ process NG_PYRAMID {
     task.ext.when == null || task.ext.when
 
     script:
-    // ext.args: --ng-format precomputed|zarr|both, --mad, --chunk
     def args = task.ext.args ?: ''
-    def zarr = args =~ /--ng-format (zarr|both)/ ? "--zarr-out ${meta.id}.ome.zarr" : ''
+    def zarr = params.ng_format in ['zarr', 'both'] ? "--zarr-out ${meta.id}.ome.zarr" : ''
     """
     emflow record --series ${meta.id} --step pyramid --status-dir . -- \\
-        pyramid ${volume} neuro-${meta.id} --minmax-json ${meta.id}_min_max.json --workers ${task.cpus} ${zarr} ${args}
+        pyramid ${volume} neuro-${meta.id} --minmax-json ${meta.id}_min_max.json --workers ${task.cpus} --mad ${params.mad} --chunk ${params.chunk} --ng-format ${params.ng_format} ${zarr} ${args}
     """
 
     stub:
-    def args = task.ext.args ?: ''
-    def zarr = args =~ /--ng-format (zarr|both)/ ? "mkdir -p ${meta.id}.ome.zarr && touch ${meta.id}_shader.json" : ''
+    def zarr = params.ng_format in ['zarr', 'both'] ? "mkdir -p ${meta.id}.ome.zarr && touch ${meta.id}_shader.json" : ''
     """
     ${zarr}
     mkdir -p neuro-${meta.id}

@@ -2,6 +2,7 @@ process SPATIALOMICS_FILE {
     tag "${meta.group}/${meta.id}"
     label 'process_medium'
     container "${params.container_emflow}"
+    publishDir "${params.outdir}", mode: params.publish_dir_mode
 
     input:
     tuple val(meta), path(image)

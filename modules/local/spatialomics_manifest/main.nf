@@ -2,6 +2,7 @@ process SPATIALOMICS_MANIFEST {
     tag "${session_dir.name}"
     label 'process_single'
     container "${params.container_emflow}"
+    publishDir "${params.outdir}", mode: params.publish_dir_mode
 
     input:
     tuple val(groups), path(outdirs, stageAs: 'staged/?/*')
@@ -16,8 +17,9 @@ process SPATIALOMICS_MANIFEST {
     task.ext.when == null || task.ext.when
 
     script:
-    // ext.args: --callback-url URL (the token comes from $EMFLOW_TOKEN)
     def args = task.ext.args ?: ''
+    // the token comes from $EMFLOW_TOKEN, never from params or files
+    def callback = params.callback_url ? "--callback-url ${params.callback_url}" : ''
     // Rebuild OUT/<group>/<stem>/ from the staged per-file folders (validated names only).
     def staged = outdirs instanceof List ? outdirs : [outdirs]
     def links = [groups, staged].transpose().collect { group, folder ->
@@ -26,7 +28,7 @@ process SPATIALOMICS_MANIFEST {
     """
     mkdir -p tree
     ${links}
-    emflow spatialomics-manifest tree --session session ${args}
+    emflow spatialomics-manifest tree --session session ${callback} ${args}
     mv tree/assets.json tree/report.html .
     """
 
