@@ -65,6 +65,13 @@ def test_anisotropic_voxels(make_mrc, rng, ref_python, tmp_path):
     assert [s["size"] for s in info["scales"]] == [[260, 150, 40], [130, 75, 40], [65, 38, 40]]
 
 
+def test_anisotropic_coarse_y(make_mrc, rng, ref_python, tmp_path):
+    # y voxels 4x the x/z voxels: chunks 128 x 32 x 128 at full resolution, y halved last
+    mrc = make_mrc("aniso_y.mrc", _volume("int16", (140, 45, 270), rng), voxel_size_angstrom=(10.0, 40.0, 10.0))
+    info = assert_same_as_reference(ref_python, mrc, tmp_path / "w", workers=2)
+    assert info["scales"][0]["chunk_sizes"] == [[128, 32, 128]]
+
+
 def test_smaller_than_one_chunk(make_mrc, rng, ref_python, tmp_path):
     mrc = make_mrc("small.mrc", _volume("int16", (5, 9, 13), rng), voxel_size_angstrom=(2.1, 2.1, 2.1))
     info = assert_same_as_reference(ref_python, mrc, tmp_path / "w", chunk_files=1)

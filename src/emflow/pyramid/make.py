@@ -185,8 +185,10 @@ def _stream_bands(job: BandJob, writer: PrecomputedWriter, histogram: HistogramA
     writer.first_level = 1
     for down, part in iter_bands(job, workers):
         histogram.merge(part)
-        if down is not None:
+        if down is not None and writer.gzip:
             writer.add_band(down, level=1)
+        elif down is not None:
+            writer.stream_band(down, level=1)
     writer.close()
 
 

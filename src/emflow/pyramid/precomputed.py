@@ -48,6 +48,10 @@ class _Level:
         self.z0 = 0  # global z of buffer[0]
         self.band_y = 0  # rows of the current chunk-row already added band by band
         self.pending: list[np.ndarray] = []
+        self.parts: list[np.ndarray] = []  # streamed level: bands waiting for a chunk's height
+        self.parts_rows = 0
+        self.stream_y0 = 0
+        self.stream_z0 = 0
 
 
 class PrecomputedWriter:
@@ -115,12 +119,43 @@ class PrecomputedWriter:
             self._emit(level, lvl.buffer)
             lvl.filled = 0
 
+    def stream_band(self, piece: np.ndarray, level: int = 1) -> None:
+        """Add the next y-band of ``level`` without holding its chunk-row (raw chunks only).
+
+        Bands (all x, in y order, rows in z order, an even number of sections except at the end)
+        are gathered to one chunk's height, whose chunks get these sections appended (a raw chunk
+        is z-major, so a chunk written in z parts has the same bytes) and whose mean goes to the
+        next level's `add_band`. Memory: a chunk-high band instead of a chunk-row.
+        """
+        if self.gzip:
+            raise ValueError("gzip chunks cannot be appended to")
+        self.first_level = level + 1
+        lvl = self.levels[level]
+        lvl.parts.append(piece)
+        lvl.parts_rows += piece.shape[1]
+        sy = lvl.scale.size[1]
+        if lvl.parts_rows < lvl.scale.chunk[1] and lvl.stream_y0 + lvl.parts_rows < sy:
+            return
+        block = lvl.parts[0] if len(lvl.parts) == 1 else np.concatenate(lvl.parts, axis=1)
+        lvl.parts, lvl.parts_rows = [], 0
+        append_chunks(self.folder, lvl.scale, block, lvl.stream_y0, lvl.stream_z0)
+        if level + 1 < len(self.levels):
+            fx, fy, fz = self.levels[level + 1].scale.factors
+            self.add_band(downscale(block, (fz, fy, fx)), level=level + 1)
+        lvl.stream_y0 += block.shape[1]
+        if lvl.stream_y0 >= sy:
+            lvl.stream_y0 = 0
+            lvl.stream_z0 += block.shape[0]
+
     def close(self) -> None:
         """Flush the partial rows of every level (in order) and stop the threads."""
         try:
             nz = self.levels[self.first_level].scale.size[2] if self.first_level < len(self.levels) else 0
             if self.sections_in != nz:
                 raise ValueError(f"received {self.sections_in} of {nz} sections")
+            for lvl in self.levels[: self.first_level]:
+                if lvl.parts or lvl.stream_z0 not in (0, lvl.scale.size[2]):
+                    raise ValueError(f"scale {lvl.scale.key}: streamed {lvl.stream_z0} of {lvl.scale.size[2]} sections")
             for index in range(self.first_level, len(self.levels)):
                 level = self.levels[index]
                 if level.filled:
@@ -188,3 +223,30 @@ def write_chunks(folder: str | os.PathLike[str], scale: Scale, part: np.ndarray,
             _write_file(name + ".gz", gzip_module.compress(data, compresslevel=6, mtime=0))
         else:
             _write_file(name, data)
+
+
+def append_chunks(folder: str | os.PathLike[str], scale: Scale, block: np.ndarray, y0: int, z0: int) -> None:
+    """Append the sections of a ``(z, y, x)`` block (corner (0, y0, z0), whole chunks along y and
+    x) to the raw chunk files of ``scale`` they belong to (split at chunk boundaries along z)."""
+    cx, cy, cz = scale.chunk
+    sz = scale.size[2]
+    nz, ny, nx = block.shape
+    dtype = block.dtype.newbyteorder("<")
+    zs = z0
+    while zs < z0 + nz:
+        r0 = zs // cz * cz
+        ze = min(r0 + cz, z0 + nz)
+        for ys in range(y0, y0 + ny, cy):
+            ye = min(ys + cy, y0 + ny)
+            for xs in range(0, nx, cx):
+                xe = min(xs + cx, nx)
+                part = np.ascontiguousarray(block[zs - z0 : ze - z0, ys - y0 : ye - y0, xs:xe], dtype=dtype)
+                name = os.path.join(os.fspath(folder), chunk_name(scale.key, xs, xe, ys, ye, r0, min(r0 + cz, sz)))
+                fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+                try:
+                    view = memoryview(part).cast("B")
+                    while view:
+                        view = view[os.write(fd, view) :]
+                finally:
+                    os.close(fd)
+        zs = ze
