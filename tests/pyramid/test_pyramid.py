@@ -9,7 +9,6 @@ import pytest
 
 from emflow.cli import main
 from emflow.errors import EmflowInputError
-from emflow.mrc import write_volume
 from emflow.pyramid import make_pyramid
 from emflow.pyramid.downscale import downscale
 from emflow.pyramid.reader import convert
