@@ -182,8 +182,18 @@ def test_mixed_input_sample_completes_bad_inputs_reported(runtime, tmp_path, mak
     shutil.copy(SAMPLE / f"{B}.mrc", inputs / "bad name.mrc")
     before = {p.name: sha256(p) for p in inputs.iterdir()}
 
-    result = nextflow(tmp_path / "launch", "--input", str(inputs), "--outdir", str(tmp_path / "out"))
+    # command-line params must reach the tasks (Nextflow 25.04's strict config would drop them
+    # in config closures): a thinner tomogram and the OME-Zarr beside the precomputed pyramid
+    result = nextflow(tmp_path / "launch", "--input", str(inputs), "--outdir", str(tmp_path / "out"),
+                      "--thickness", "200", "--ng_format", "both")
     assert result.returncode == 1, result.stdout[-4000:]
+    brt = tmp_path / "out" / B / "brt"
+    assert "comparam.tilt.tilt.THICKNESS=200\n" in (brt / f"{B}.adoc").read_text()
+    import mrcfile
+
+    with mrcfile.open(brt / f"{B}_rec.mrc", permissive=True, header_only=True) as rec:
+        assert int(rec.header.nz) == 50  # 200 unbinned pixels at bin 4
+    assert (tmp_path / "out" / B / f"{B}.ome.zarr").is_dir()
     assert "not every input succeeded" in result.stdout + result.stderr
     assets = json.loads((tmp_path / "out" / "assets.json").read_text())
     assert assets["status"] == "partial"
