@@ -209,3 +209,11 @@ def test_memory_does_not_grow_with_depth(make_mrc, rng, tmp_path):
     deep = _traced_peak(make_mrc, rng, tmp_path, 2400)
     assert deep < 1.2 * shallow, (shallow, deep)
     assert deep < 37.5 * 2**20 / 4, deep
+
+
+def test_worker_errors_reach_the_caller(make_mrc, tmp_path, capsys):
+    data = np.zeros((70, 20, 30), np.float32)
+    data[66, 3, 3] = np.nan
+    assert main(["pyramid", str(make_mrc("nan.mrc", data)), str(tmp_path / "n"), "--workers", "2"]) == 2
+    assert capsys.readouterr().err.strip().endswith("section 66 contains NaN values")
+    assert not (tmp_path / "n").exists()
