@@ -230,3 +230,14 @@ def test_gzip_pyramid_decompresses_to_the_raw_one(make_mrc, rng, tmp_path):
     unzipped = {name.removesuffix(".gz"): gzip.decompress(body) if name.endswith(".gz") else body
                 for name, body in _tree(tmp_path / "gz").items()}
     assert unzipped == raw and len(raw) == 9  # info, 3 x 2 chunks at full resolution, 2 at the next scale
+
+
+def test_cli_both_writes_zarr_and_shader(make_mrc, tmp_path):
+    data = np.arange(4 * 5 * 6, dtype=np.int8).reshape(4, 5, 6)
+    mrc = make_mrc("v.mrc", data, (10.0, 10.0, 10.0))
+    zarr = tmp_path / "B.ome.zarr"
+    assert main(["pyramid", str(mrc), str(tmp_path / "neuro-B"), "--ng-format", "both", "--zarr-out", str(zarr)]) == 0
+    assert (tmp_path / "neuro-B" / "info").is_file() and (zarr / ".zattrs").is_file()
+    shader = json.loads((tmp_path / "B_shader.json").read_text())
+    # native int8 values 0..119: the window is in native values, not the +128 precomputed ones
+    assert shader["shaderParameters"]["window"] == [0, 119]

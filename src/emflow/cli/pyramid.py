@@ -32,12 +32,22 @@ def pyramid(volume: str, outdir: str, minmax_json: str | None, mad: float, chunk
     Data: int8 -> uint8 (v + 128), int16 -> uint16 (v + 32768), float16 -> float32. Resolution in
     nm from the MRC voxel size (Å / 10). Raw chunks, flat names KEY/x0-x1_y0-y1_z0-z1.
 
+    With --ng-format zarr/both the OME-Zarr goes to --zarr-out (B.ome.zarr) and its Neuroglancer
+    shader parameters beside it (B_shader.json), from the same pass.
+
     Example: emflow pyramid B_full_rec.mrc OUT/B/neuro-B --minmax-json OUT/B/B_min_max.json --workers 4
     """
     from emflow.pyramid import make_pyramid
 
     result = make_pyramid(volume, outdir, minmax_json=minmax_json, mad=mad, chunk=chunk, gzip=gzip, workers=workers,
                           overwrite=overwrite, force=force, ng_format=ng_format, zarr_out=zarr_out)
+    if result.zarr_out is not None:
+        from emflow.atomic import write_json_atomic
+        from emflow.mrc import read_info
+        from emflow.pyramid.shader import native_offset, shader_json_path, shader_params_from_stats
+
+        params = shader_params_from_stats(result.stats, mad, native_offset(read_info(volume).dtype))
+        write_json_atomic(shader_json_path(result.zarr_out), params)
     scales = ", ".join(s["key"] for s in result.info["scales"])
     log.info("%s: %d scales (%s), min/max %s", result.outdir or zarr_out, len(result.info["scales"]), scales,
              json.dumps(result.minmax))
