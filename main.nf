@@ -15,6 +15,11 @@ include { RUN_STATUS      } from './modules/local/run_status/main'
 include { BRT             } from './workflows/brt'
 include { SPATIALOMICS    } from './workflows/spatialomics'
 
+// --callback-url for the manifest tasks (a task input, so that -resume sees a change)
+def callbackOption(p) {
+    return p.callback_url ? "--callback-url ${p.callback_url}".toString() : ''
+}
+
 workflow {
     main:
     // Parameters are checked by emflow itself (JSON Schema in nextflow_schema.json) in the first task;
@@ -27,7 +32,7 @@ workflow {
     ch_ready = VALIDATE_PARAMS.out.report.first()
 
     if (params.workflow == 'spatialomics') {
-        SPATIALOMICS(ch_ready, params.input)
+        SPATIALOMICS(ch_ready, params.input, callbackOption(params))
         ch_assets = SPATIALOMICS.out.assets
     } else {
         BRT(ch_ready, params.input)
@@ -36,7 +41,7 @@ workflow {
             .toSortedList { a, b -> a[0] <=> b[0] }
             .map { items -> [items.collect { item -> item[0] }, items.collect { item -> item[1] }] }
         ch_status = BRT.out.status.toSortedList { a, b -> a.name <=> b.name }
-        MANIFEST(ch_tree, ch_status, file(params.input, type: 'dir'))
+        MANIFEST(ch_tree, ch_status, file(params.input, type: 'dir'), callbackOption(params))
         ch_assets = MANIFEST.out.assets
     }
     RUN_STATUS(ch_assets)

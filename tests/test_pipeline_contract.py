@@ -132,6 +132,22 @@ def test_every_flag_in_a_module_script_exists(processes):
         assert used <= known, f"{proc['name']}: {sorted(used - known)} not options of emflow {sorted(subs)}"
 
 
+def test_option_builders_use_existing_flags():
+    """The workflows turn params into emflow options (task inputs): every flag must exist."""
+    text = (REPO / "workflows" / "brt.nf").read_text() + (REPO / "main.nf").read_text()
+    builders = {"adocOptions": ["adoc"], "reconOptions": ["brt"], "pyramidOptions": ["pyramid"],
+                "callbackOption": ["manifest", "spatialomics-manifest"]}
+    for name, commands in builders.items():
+        body = re.search(rf"def {name}\(p\) \{{(.*?)\n\}}", text, re.S)
+        assert body, f"no function {name}"
+        used = set(re.findall(r"(--[a-z][a-z0-9-]*)", body.group(1)))
+        assert used, name
+        for command in commands:
+            assert used <= command_flags(command), f"{name}: {sorted(used - command_flags(command))} not in emflow {command}"
+    movie = set(re.findall(r'"(--fps) \$\{params\.\w+\} (--size) ', text)[0])
+    assert movie <= command_flags("encode-movie")
+
+
 def test_every_process_reachable_from_main(processes):
     main = (REPO / "main.nf").read_text()
     included_workflows = re.findall(r"from\s+'\./(workflows/\w+)'", main)

@@ -53,6 +53,33 @@ def seriesOf(stacks) {
     }
 }
 
+// emflow options from the pipeline parameters. They are process inputs, not read inside the
+// modules: Nextflow 25.04's strict parser leaves params used in a script out of the task hash, so
+// only inputs make -resume re-run a step whose options changed.
+def adocOptions(p) {
+    return [
+        p.pixel_size_nm != null ? "--pixel-size-nm ${p.pixel_size_nm}" : '',
+        "--bead-size-nm ${p.bead_size_nm}",
+        "--bin ${p.bin}",
+        "--light-beads ${p.light_beads}",
+        "--thickness ${p.thickness}",
+        "--montage ${p.montage}",
+        p.adoc_template ? "--template ${p.adoc_template}" : '',
+        p.scope_template ? "--scope-template ${p.scope_template}" : '',
+        p.system_template ? "--system-template ${p.system_template}" : '',
+        p.user_template ? "--user-template ${p.user_template}" : '',
+        p.adoc_set ? p.adoc_set.toString().tokenize(' ').collect { kv -> "--set ${kv}" }.join(' ') : '',
+    ].findAll { option -> option }.join(' ')
+}
+
+def reconOptions(p) {
+    return ("--recon ${p.recon}" + (p.tilt_axis_deg != null ? " --tilt-axis-deg ${p.tilt_axis_deg}" : '')).toString()
+}
+
+def pyramidOptions(p) {
+    return "--mad ${p.mad} --chunk ${p.chunk} --ng-format ${p.ng_format}".toString()
+}
+
 // The frame fan-out: one [groupKey(meta, slabs), volume, stats, kind, start, stop] per slab.
 def slabsOf(meta, volume, stats, kind, slabSize) {
     def nz = new groovy.json.JsonSlurper().parseText(stats.text).shape[0] as int
@@ -87,12 +114,12 @@ workflow BRT {
         .flatMap { stacks -> seriesOf(stacks) }
     ch_series = ch_ready.combine(ch_series).map { _ok, meta, stack, companions, adoc -> [meta, stack, companions, adoc] }
 
-    BRT_ADOC(ch_series)
+    BRT_ADOC(ch_series, adocOptions(params))
 
     ch_recon_in = ch_series
         .map { meta, stack, companions, _adoc -> [meta, stack, companions] }
         .join(BRT_ADOC.out.adoc)
-    BATCHRUNTOMO(ch_recon_in)
+    BATCHRUNTOMO(ch_recon_in, reconOptions(params))
 
     // Tilt movie, key image, thumbnail (SPEC §4) from BASENAME_ali.mrc
     TILT_SECTION_STATS(BATCHRUNTOMO.out.ali.map { meta, ali -> [meta, ali, 'tilt'] })
@@ -101,7 +128,8 @@ workflow BRT {
     )
     TILT_ENCODE_MOVIE(
         gatherSlabs(TILT_RENDER_FRAMES.out.frames, TILT_SECTION_STATS.out.stats)
-            .map { meta, stats, frames -> [meta, stats, frames, 'tilt'] }
+            .map { meta, stats, frames -> [meta, stats, frames, 'tilt'] },
+        "--fps ${params.tilt_fps} --size ${params.movie_size}".toString()
     )
 
     // Averaged volumes and the reconstruction movie (SPEC §5) from BASENAME_rec.mrc
@@ -112,11 +140,12 @@ workflow BRT {
     )
     REC_ENCODE_MOVIE(
         gatherSlabs(REC_RENDER_FRAMES.out.frames, REC_SECTION_STATS.out.stats)
-            .map { meta, stats, frames -> [meta, stats, frames, 'rec'] }
+            .map { meta, stats, frames -> [meta, stats, frames, 'rec'] },
+        "--fps ${params.rec_fps} --size ${params.movie_size}".toString()
     )
 
     // Neuroglancer precomputed pyramid + min/max (SPEC §6), OME-Zarr with --ng_format zarr|both
-    NG_PYRAMID(params.ng_source == 'rec' ? BATCHRUNTOMO.out.rec : BATCHRUNTOMO.out.full_rec)
+    NG_PYRAMID(params.ng_source == 'rec' ? BATCHRUNTOMO.out.rec : BATCHRUNTOMO.out.full_rec, pyramidOptions(params))
 
     // What the manifest reads, at its place in OUT (SPEC §9)
     ch_top = TILT_ENCODE_MOVIE.out.movie

@@ -12,6 +12,7 @@ workflow SPATIALOMICS {
     take:
     ch_ready     // one item once the parameters are valid
     session_dir  // $lab/$pi/$project/$session
+    callback     // '' or --callback-url URL
 
     main:
     ch_czi = channel.fromPath("${session_dir}/HQ_Images/*", type: 'file')
@@ -34,7 +35,8 @@ workflow SPATIALOMICS {
         SPATIALOMICS_FILE.out.outdir
             .toSortedList { a, b -> "${a[0].group}/${a[0].id}" <=> "${b[0].group}/${b[0].id}" }
             .map { items -> [items.collect { item -> item[0].group }, items.collect { item -> item[1] }] },
-        file(session_dir, type: 'dir')
+        file(session_dir, type: 'dir'),
+        callback
     )
     assets = SPATIALOMICS_MANIFEST.out.assets
 

@@ -14,6 +14,7 @@ process BATCHRUNTOMO {
 
     input:
     tuple val(meta), path(stack), path(companions), path(adoc, stageAs: 'adoc/*')
+    val options  // --recon auto|imod|preview [--tilt-axis-deg A]
 
     output:
     tuple val(meta), path("brt/${meta.id}_ali.mrc"), emit: ali, optional: true
@@ -29,10 +30,9 @@ process BATCHRUNTOMO {
     script:
     def args = task.ext.args ?: ''
     def gpus = task.accelerator ? 1 : 0
-    def tilt_axis = params.tilt_axis_deg != null ? "--tilt-axis-deg ${params.tilt_axis_deg}" : ''
     """
     emflow record --series ${meta.id} --step brt --status-dir . -- \\
-        brt ${stack} --adoc ${adoc} --workdir brt --cpus ${task.cpus} --gpus ${gpus} --recon ${params.recon} ${tilt_axis} ${args}
+        brt ${stack} --adoc ${adoc} --workdir brt --cpus ${task.cpus} --gpus ${gpus} ${options} ${args}
     """
 
     stub:

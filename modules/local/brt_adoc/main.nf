@@ -7,6 +7,7 @@ process BRT_ADOC {
 
     input:
     tuple val(meta), path(stack), path(companions), path(user_adoc, stageAs: 'user/*')
+    val options  // emflow adoc options from the pipeline parameters (an input, so -resume sees changes)
 
     output:
     tuple val(meta), path("${meta.id}.adoc"), emit: adoc, optional: true
@@ -17,22 +18,6 @@ process BRT_ADOC {
     task.ext.when == null || task.ext.when
 
     script:
-    // The directive options (SPEC §2) come from params here, not from conf/modules.config:
-    // Nextflow 25.04's strict config parser evaluates config closures with the config's
-    // defaults instead of the command line's values. task.ext.args is appended.
-    def options = [
-        params.pixel_size_nm != null ? "--pixel-size-nm ${params.pixel_size_nm}" : '',
-        "--bead-size-nm ${params.bead_size_nm}",
-        "--bin ${params.bin}",
-        "--light-beads ${params.light_beads}",
-        "--thickness ${params.thickness}",
-        "--montage ${params.montage}",
-        params.adoc_template ? "--template ${params.adoc_template}" : '',
-        params.scope_template ? "--scope-template ${params.scope_template}" : '',
-        params.system_template ? "--system-template ${params.system_template}" : '',
-        params.user_template ? "--user-template ${params.user_template}" : '',
-        params.adoc_set ? params.adoc_set.toString().tokenize(' ').collect { kv -> "--set ${kv}" }.join(' ') : '',
-    ].findAll { option -> option }.join(' ')
     def args = task.ext.args ?: ''
     if (user_adoc) {
         // The user's BASENAME.adoc beside the stack: validated as BRT reads it, then used as is.

@@ -7,6 +7,7 @@ process ENCODE_MOVIE {
 
     input:
     tuple val(meta), path(stats), path(frames, stageAs: 'frames/*'), val(kind)
+    val options  // --fps N --size PX
 
     output:
     tuple val(meta), path("*.mp4"), emit: movie, optional: true
@@ -24,10 +25,9 @@ process ENCODE_MOVIE {
     def movie = kind == 'tilt' ? "tiltMov_${meta.id}.mp4" : "keyMov_${meta.id}.mp4"
     def images = kind == 'tilt' ? "--key-image keyimg_${meta.id}.jpg --thumbnail keyimg_${meta.id}_s.jpg" : ''
     def slabs = (frames instanceof List ? frames : [frames]).join(' ')
-    def fps = kind == 'tilt' ? params.tilt_fps : params.rec_fps
     """
     emflow record --series ${meta.id} --step ${step} --status-dir . -- \\
-        encode-movie --stats ${stats} --output ${movie} --fps ${fps} --size ${params.movie_size} ${images} ${args} ${slabs}
+        encode-movie --stats ${stats} --output ${movie} ${options} ${images} ${args} ${slabs}
     """
 
     stub:

@@ -8,6 +8,7 @@ process MANIFEST {
     tuple val(relpaths), path(files, stageAs: 'staged/?/*')
     path status_files, stageAs: 'status/*'
     path input_dir, stageAs: 'input'
+    val options  // --callback-url URL or '' (the token comes from $EMFLOW_TOKEN, never from params or files)
 
     output:
     path "assets.json", emit: assets
@@ -20,8 +21,6 @@ process MANIFEST {
 
     script:
     def args = task.ext.args ?: ''
-    // the token comes from $EMFLOW_TOKEN, never from params or files
-    def callback = params.callback_url ? "--callback-url ${params.callback_url}" : ''
     // Rebuild the published SPEC §9 tree (OUT/<series>/...) from the staged outputs; the
     // relative paths come from the workflow and hold only validated series names.
     def staged = files instanceof List ? files : [files]
@@ -31,7 +30,7 @@ process MANIFEST {
     """
     mkdir -p tree status
     ${links}
-    emflow manifest tree --input-dir input --status-dir status ${callback} ${args} > manifest.txt 2> manifest.log
+    emflow manifest tree --input-dir input --status-dir status ${options} ${args} > manifest.txt 2> >(tee manifest.log >&2)
     mv tree/assets.json tree/report.html .
     {
         echo "emflow pipeline run: \$(cat manifest.txt)"

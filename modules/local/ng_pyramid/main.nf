@@ -7,6 +7,7 @@ process NG_PYRAMID {
 
     input:
     tuple val(meta), path(volume)
+    val options  // --mad M --chunk N --ng-format precomputed|zarr|both
 
     output:
     tuple val(meta), path("neuro-${meta.id}"), emit: precomputed, optional: true
@@ -21,14 +22,14 @@ process NG_PYRAMID {
 
     script:
     def args = task.ext.args ?: ''
-    def zarr = params.ng_format in ['zarr', 'both'] ? "--zarr-out ${meta.id}.ome.zarr" : ''
+    def zarr = options =~ /--ng-format (zarr|both)/ ? "--zarr-out ${meta.id}.ome.zarr" : ''
     """
     emflow record --series ${meta.id} --step pyramid --status-dir . -- \\
-        pyramid ${volume} neuro-${meta.id} --minmax-json ${meta.id}_min_max.json --workers ${task.cpus} --mad ${params.mad} --chunk ${params.chunk} --ng-format ${params.ng_format} ${zarr} ${args}
+        pyramid ${volume} neuro-${meta.id} --minmax-json ${meta.id}_min_max.json --workers ${task.cpus} ${options} ${zarr} ${args}
     """
 
     stub:
-    def zarr = params.ng_format in ['zarr', 'both'] ? "mkdir -p ${meta.id}.ome.zarr && touch ${meta.id}_shader.json" : ''
+    def zarr = options =~ /--ng-format (zarr|both)/ ? "mkdir -p ${meta.id}.ome.zarr && touch ${meta.id}_shader.json" : ''
     """
     ${zarr}
     mkdir -p neuro-${meta.id}

@@ -7,6 +7,7 @@ process SPATIALOMICS_MANIFEST {
     input:
     tuple val(groups), path(outdirs, stageAs: 'staged/?/*')
     path session_dir, stageAs: 'session'
+    val options  // --callback-url URL or '' (the token comes from $EMFLOW_TOKEN)
 
     output:
     path "assets.json", emit: assets
@@ -18,8 +19,6 @@ process SPATIALOMICS_MANIFEST {
 
     script:
     def args = task.ext.args ?: ''
-    // the token comes from $EMFLOW_TOKEN, never from params or files
-    def callback = params.callback_url ? "--callback-url ${params.callback_url}" : ''
     // Rebuild OUT/<group>/<stem>/ from the staged per-file folders (validated names only).
     def staged = outdirs instanceof List ? outdirs : [outdirs]
     def links = [groups, staged].transpose().collect { group, folder ->
@@ -28,7 +27,7 @@ process SPATIALOMICS_MANIFEST {
     """
     mkdir -p tree
     ${links}
-    emflow spatialomics-manifest tree --session session ${callback} ${args}
+    emflow spatialomics-manifest tree --session session ${options} ${args}
     mv tree/assets.json tree/report.html .
     """
 
