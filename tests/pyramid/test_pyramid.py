@@ -241,3 +241,12 @@ def test_cli_both_writes_zarr_and_shader(make_mrc, tmp_path):
     shader = json.loads((tmp_path / "B_shader.json").read_text())
     # native int8 values 0..119: the window is in native values, not the +128 precomputed ones
     assert shader["shaderParameters"]["window"] == [0, 119]
+
+
+def test_no_zarr_leftovers_after_nan(make_mrc, tmp_path):
+    data = np.zeros((4, 5, 6), np.float32)
+    data[1, 2, 3] = np.nan
+    with pytest.raises(EmflowInputError, match="section 1 contains NaN"):
+        make_pyramid(make_mrc("nan.mrc", data), tmp_path / "out" / "n", ng_format="both", zarr_out=tmp_path / "out" / "v.ome.zarr")
+    leftovers = list((tmp_path / "out").iterdir()) if (tmp_path / "out").exists() else []
+    assert leftovers == []

@@ -58,9 +58,7 @@ def _check_outdir(outdir: Path, overwrite: bool) -> None:
         raise EmflowInputError(outdir, "exists and is not empty (use --overwrite to replace it)")
 
 
-def _zarr_writer(zarr_out: Path | None, volume: MrcVolume, chunk: int, workers: int, overwrite: bool) -> Any:
-    if zarr_out is None:
-        raise EmflowInputError("--zarr-out", "is needed with --ng-format zarr or both")
+def _zarr_writer(zarr_out: Path, volume: MrcVolume, chunk: int, workers: int, overwrite: bool) -> Any:
     try:
         from emflow.pyramid.zarr_writer import ZarrPyramidWriter
     except ImportError as exc:  # pragma: no cover - the OME-Zarr writer ships with emflow
@@ -98,7 +96,7 @@ def make_pyramid(
     mad : MAD multiple for Min/Max
     chunk : target chunk edge (power of two)
     gzip : gzip the chunks (``NAME.gz``)
-    workers : threads for chunk writing and downscaling
+    workers : processes for the full resolution (band jobs) and threads for the other levels
     ng_format : "precomputed", "zarr" (OME-Zarr at ``zarr_out`` only) or "both"
     """
     if ng_format not in NG_FORMATS:
@@ -107,6 +105,8 @@ def make_pyramid(
         raise EmflowInputError("--mad", f"must be > 0 (got {mad})")
     if chunk < 2 or chunk & (chunk - 1):
         raise EmflowInputError("--chunk", f"must be a power of two >= 2 (got {chunk})")
+    if ng_format != "precomputed" and zarr_out is None:
+        raise EmflowInputError("--zarr-out", "is needed with --ng-format zarr or both")
     outdir = Path(outdir)
     zarr_path = Path(zarr_out) if zarr_out is not None else None
     with open_checked(volume, force) as vol:
@@ -116,25 +116,37 @@ def make_pyramid(
         dtype = converted_dtype(info_mrc.dtype)
         nz, ny, nx = info_mrc.shape
         info = pyramid_info((nx, ny, nz), resolution_nm(info_mrc.voxel_size_angstrom), dtype.name, chunk)
-        zarr = _zarr_writer(zarr_path, vol, chunk, workers, overwrite) if ng_format != "precomputed" else None
         job = _band_job(vol, info, outdir, gzip, dtype)
         histogram = HistogramAccumulator(dtype, scan_range(job, workers) if dtype.kind == "f" else None)
-        if ng_format == "zarr":
-            _stream(vol, None, histogram, zarr, chunk)
-            written = None
-        else:
-            with atomic_dir(outdir, overwrite=overwrite) as tmp:
-                writer = PrecomputedWriter(tmp, info, workers=workers, gzip=gzip)
-                if zarr is None:
-                    _stream_bands(dataclasses.replace(job, folder=str(tmp), value_range=histogram.value_range),
-                                  writer, histogram, workers)
-                else:
-                    _stream(vol, writer, histogram, zarr, writer.slab_sections)
-            written = outdir
+        with_zarr = zarr_path is not None and ng_format != "precomputed"
+        zarr = _zarr_writer(zarr_path, vol, chunk, workers, overwrite) if with_zarr else None  # type: ignore[arg-type]
+        try:
+            written = _write(vol, outdir if ng_format != "zarr" else None, info, job, histogram, zarr,
+                             overwrite=overwrite, gzip=gzip, workers=workers)
+        except BaseException:
+            if zarr is not None:
+                zarr.abort()
+            raise
     stats = visual_stats(*histogram.result(), mad)
     minmax = minmax_json_of(stats)
     json_path = write_bytes_atomic(minmax_json, minmax_bytes(minmax)) if minmax_json is not None else None
     return PyramidResult(written, minmax, stats, info, json_path, zarr_path)
+
+
+def _write(vol: MrcVolume, outdir: Path | None, info: dict[str, Any], job: BandJob, histogram: HistogramAccumulator,
+           zarr: Any, *, overwrite: bool, gzip: bool, workers: int) -> Path | None:
+    """The one pass: band jobs for the precomputed pyramid alone, else slabs for OME-Zarr too."""
+    if outdir is None:
+        _stream(vol, None, histogram, zarr, job.scale.chunk[2])
+        return None
+    with atomic_dir(outdir, overwrite=overwrite) as tmp:
+        writer = PrecomputedWriter(tmp, info, workers=workers, gzip=gzip)
+        if zarr is None:
+            band_job = dataclasses.replace(job, folder=str(tmp), value_range=histogram.value_range)
+            _stream_bands(band_job, writer, histogram, workers)
+        else:
+            _stream(vol, writer, histogram, zarr, writer.slab_sections)
+    return outdir
 
 
 def minmax_json_of(stats: dict[str, float]) -> dict[str, str]:
@@ -143,21 +155,16 @@ def minmax_json_of(stats: dict[str, float]) -> dict[str, str]:
 
 
 def _stream(vol: MrcVolume, writer: PrecomputedWriter | None, histogram: HistogramAccumulator, zarr: Any, slab: int) -> None:
-    """The one pass over the data: histogram, precomputed chunks, OME-Zarr."""
-    try:
-        for z0, native in iter_slabs_checked(vol, slab):
-            values = convert(native)
-            histogram.update(values)
-            if writer is not None:
-                writer.add_slab(values)
-            if zarr is not None:
-                zarr.add_slab(z0, native.astype(np.float32) if native.dtype == np.float16 else native)
+    """Slabs through this process: histogram, precomputed chunks (level 0 up), OME-Zarr."""
+    for z0, native in iter_slabs_checked(vol, slab):
+        values = convert(native)
+        histogram.update(values)
         if writer is not None:
-            writer.close()
-    except BaseException:
-        if zarr is not None and hasattr(zarr, "abort"):
-            zarr.abort()
-        raise
+            writer.add_slab(values)
+        if zarr is not None:
+            zarr.add_slab(z0, native.astype(np.float32) if native.dtype == np.float16 else native)
+    if writer is not None:
+        writer.close()
     if zarr is not None:
         zarr.close()
 
