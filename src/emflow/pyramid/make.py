@@ -130,7 +130,7 @@ def make_pyramid(
     stats = visual_stats(*histogram.result(), mad)
     minmax = minmax_json_of(stats)
     json_path = write_bytes_atomic(minmax_json, minmax_bytes(minmax)) if minmax_json is not None else None
-    return PyramidResult(written, minmax, stats, info, json_path, zarr_path)
+    return PyramidResult(written, minmax, stats, info, json_path, zarr_path if with_zarr else None)
 
 
 def _write(vol: MrcVolume, outdir: Path | None, info: dict[str, Any], job: BandJob, histogram: HistogramAccumulator,
