@@ -67,11 +67,14 @@ def test_run(runtime, tmp_path_factory) -> dict:
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-4000:]
     resumed = nextflow(base / "launch", "--outdir", str(out), "-resume")
     assert resumed.returncode == 0, resumed.stdout[-4000:]
+    changed = nextflow(base / "launch", "--outdir", str(base / "out-zarr"), "-resume", "--ng_format", "both")
+    assert changed.returncode == 0, changed.stdout[-4000:]
     local = base / "local"
     ran = subprocess.run(["emflow", "run", str(SAMPLE), "--outdir", str(local), "--recon", "preview"],
                          capture_output=True, text=True, timeout=900)
     assert ran.returncode == 0, ran.stderr[-4000:]
-    return {"out": out, "first": first.stdout, "resumed": resumed.stdout, "local": local}
+    return {"out": out, "first": first.stdout, "resumed": resumed.stdout, "changed": changed.stdout, "local": local,
+            "out_zarr": base / "out-zarr"}
 
 
 def published(root: Path) -> set[str]:
@@ -126,6 +129,13 @@ def test_test_profile_runs_every_process_with_frame_fanout(test_run):
 def test_resume_caches_every_task(test_run):
     assert tasks(test_run["resumed"], "Submitted") == []
     assert sorted(tasks(test_run["resumed"], "Cached")) == sorted(tasks(test_run["first"], "Submitted"))
+
+
+def test_resume_reruns_only_the_step_whose_params_changed(test_run):
+    # --ng_format both: the pyramid (and the manifest after it) run again, nothing else
+    assert sorted(tasks(test_run["changed"], "Submitted")) == ["BRT:NG_PYRAMID", "MANIFEST", "RUN_STATUS", "VALIDATE_PARAMS"]
+    assert (test_run["out_zarr"] / B / f"{B}.ome.zarr").is_dir()
+    assert (test_run["out_zarr"] / B / f"tiltMov_{B}.mp4").is_file()  # cached tasks are published too
 
 
 def test_same_outputs_as_local_runner(test_run):
