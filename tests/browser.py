@@ -24,7 +24,6 @@ import contextlib
 import functools
 import http.server
 import importlib
-import json
 import os
 import shutil
 import tempfile

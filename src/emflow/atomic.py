@@ -2,6 +2,7 @@
 
 Public functions
 ----------------
+PendingFile(target)      temp file with commit()/discard(), for streaming writers
 atomic_path(target)      context manager yielding a temp path; renamed onto target on success
 atomic_dir(target)       the same for a directory (the temp dir is renamed as a whole)
 write_bytes_atomic(target, data)
@@ -33,6 +34,32 @@ def _umask() -> int:
     return mask
 
 
+class PendingFile:
+    """A temporary file beside ``target``: `commit` renames it onto the target, `discard` drops it.
+
+    For writers that stream into a file over several calls (MRC sections, ffmpeg output) and
+    decide only at the end whether the result is complete.
+    """
+
+    def __init__(self, target: str | os.PathLike[str]) -> None:
+        self.target = Path(target)
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=self.target.suffix, dir=self.target.parent)
+        os.close(fd)
+        self.tmp = Path(tmp_name)
+        os.chmod(self.tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual permissions
+
+    def commit(self) -> Path:
+        """Rename the temporary file onto the target; return the target."""
+        os.replace(self.tmp, self.target)
+        return self.target
+
+    def discard(self) -> None:
+        """Remove the temporary file (the target is left as it was)."""
+        with contextlib.suppress(FileNotFoundError):
+            self.tmp.unlink()
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary file path in the target's folder; rename it onto ``target`` on success.
@@ -40,18 +67,12 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     On an exception (including KeyboardInterrupt) the temporary file is removed and ``target``
     is left as it was.
     """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=target.suffix, dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual permissions
+    pending = PendingFile(target)
     try:
-        yield tmp
-        os.replace(tmp, target)
+        yield pending.tmp
+        pending.commit()
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+        pending.discard()
         raise
 
 

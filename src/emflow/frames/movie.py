@@ -17,7 +17,7 @@ from types import TracebackType
 
 import numpy as np
 
-from emflow.atomic import atomic_path
+from emflow.atomic import PendingFile
 from emflow.errors import EmflowInputError, EmflowStepError
 
 
@@ -78,11 +78,10 @@ class MovieEncoder:
         self.shape = (height, width)
         self.frames = 0
         self._done = False
-        self._ctx = atomic_path(self.path)
-        self._tmp = self._ctx.__enter__()
+        self._pending = PendingFile(self.path)
         self._log = tempfile.TemporaryFile()
         self._proc = subprocess.Popen(
-            ffmpeg_args(width, height, fps, check_movie_size(size), self._tmp),
+            ffmpeg_args(width, height, fps, check_movie_size(size), self._pending.tmp),
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log,
         )  # fmt: skip
 
@@ -108,7 +107,7 @@ class MovieEncoder:
         tail = self._log.read().decode("utf-8", "replace").strip().splitlines()[-3:]
         self._log.close()
         exc = EmflowStepError(self.path, f"{problem}: {' | '.join(tail) or 'no message'}")
-        self._ctx.__exit__(type(exc), exc, None)
+        self._pending.discard()
         raise exc
 
     def close(self) -> Path:
@@ -120,8 +119,7 @@ class MovieEncoder:
             self._fail(f"ffmpeg failed (exit {self._proc.returncode}, {self.frames} frames)")
         self._log.close()
         self._done = True
-        self._ctx.__exit__(None, None, None)
-        return self.path
+        return self._pending.commit()
 
     def abort(self) -> None:
         """Stop ffmpeg and drop the partial movie."""
@@ -133,13 +131,7 @@ class MovieEncoder:
         self._proc.kill()
         self._proc.wait()
         self._log.close()
-        try:
-            raise RuntimeError("aborted")
-        except RuntimeError as exc:
-            try:
-                self._ctx.__exit__(type(exc), exc, exc.__traceback__)
-            except RuntimeError:
-                pass
+        self._pending.discard()
 
     def __enter__(self) -> MovieEncoder:
         return self

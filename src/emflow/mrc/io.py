@@ -19,7 +19,7 @@ from mrcfile.dtypes import HEADER_DTYPE
 from mrcfile.utils import byte_order_from_machine_stamp
 
 from emflow import __version__
-from emflow.atomic import atomic_path
+from emflow.atomic import PendingFile
 from emflow.errors import EmflowInputError
 from emflow.mrc.header import (
     IMOD_FLAG_SIGNED_BYTES,
@@ -296,9 +296,8 @@ class MrcWriter:
         self.space_group = space_group
         self.stats: tuple[float, float, float] | None = None
         self._written = 0
-        self._ctx = atomic_path(self.path)
-        self._tmp = self._ctx.__enter__()
-        self._fh = open(self._tmp, "wb")
+        self._pending = PendingFile(self.path)
+        self._fh = open(self._pending.tmp, "wb")
         self._fh.write(b"\0" * HEADER_BYTES)
 
     def write_slab(self, slab: np.ndarray) -> None:
@@ -346,20 +345,13 @@ class MrcWriter:
         self._fh.seek(0)
         self._fh.write(self._header())
         self._fh.close()
-        self._ctx.__exit__(None, None, None)
-        return self.path
+        return self._pending.commit()
 
     def abort(self) -> None:
         """Drop the partial file."""
         if not self._fh.closed:
             self._fh.close()
-        try:
-            raise RuntimeError("aborted")
-        except RuntimeError as exc:
-            try:
-                self._ctx.__exit__(type(exc), exc, exc.__traceback__)
-            except RuntimeError:
-                pass
+        self._pending.discard()
 
     def __enter__(self) -> MrcWriter:
         return self

@@ -18,10 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from emflow.atomic import write_bytes_atomic
 from emflow.errors import EmflowInputError
-from emflow.manifest import post_assets, validate_assets, write_report
-from emflow.manifest.callback import get_token
+from emflow.manifest import publish_manifest
 from emflow.spatialomics.results import RECORD_SUFFIX, FileResult, manifest_status
 from emflow.spatialomics.session import discover_session
 
@@ -68,13 +66,4 @@ def write_session_manifest(out: str | os.PathLike[str], entries: list[dict[str, 
                            log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Validate and write ``OUT/assets.json`` and ``OUT/report.html``; POST assets.json to
     ``callback_url`` (token from ``$EMFLOW_TOKEN`` unless given). Returns the manifest."""
-    out = Path(out)
-    assets = validate_assets(session_manifest(entries))
-    body = (json.dumps(assets, indent=2) + "\n").encode("utf-8")
-    write_bytes_atomic(out / "assets.json", body)
-    write_report(out, assets)
-    if log:
-        log(f"wrote {out / 'assets.json'} (status {assets['status']}) and {out / 'report.html'}")
-    if callback_url:
-        post_assets(callback_url, body, token if token is not None else get_token(), log=log)
-    return assets
+    return publish_manifest(out, session_manifest(entries), callback_url=callback_url, token=token, log=log)
