@@ -10,6 +10,7 @@ exists in the Click command tree. Also: every process is reachable from main.nf.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -179,3 +180,14 @@ def test_meta_yml_documents_each_module(processes):
         emits = {o["emit"] for o in proc["outputs"] if o.get("emit")}
         assert set(meta["output"]) == emits, f"{meta_yml}: outputs differ from main.nf"
         assert len(meta["input"]) == len(proc["inputs"]), f"{meta_yml}: inputs differ from main.nf"
+
+
+def test_bin_commands_are_thin_wrappers_of_the_package_cli() -> None:
+    """bin/ (on PATH in every Nextflow task) holds no logic: each file only calls emflow's CLI."""
+    scripts = sorted((REPO / "bin").iterdir())
+    assert scripts, "bin/ is empty"
+    for script in scripts:
+        code = [line for line in script.read_text().splitlines()
+                if line.strip() and not line.lstrip().startswith(("#", '"""'))]
+        assert os.access(script, os.X_OK), f"{script.name} is not executable"
+        assert code == ["from emflow.cli import run_main", "run_main()"], f"{script.name} holds more than the CLI call"
