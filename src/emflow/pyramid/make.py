@@ -128,7 +128,7 @@ def make_pyramid(
                 zarr.abort()
             raise
     stats = visual_stats(*histogram.result(), mad)
-    minmax = minmax_json_of(stats)
+    minmax = minmax_json(stats)
     json_path = write_bytes_atomic(minmax_json, minmax_bytes(minmax)) if minmax_json is not None else None
     return PyramidResult(written, minmax, stats, info, json_path, zarr_path if with_zarr else None)
 
@@ -147,11 +147,6 @@ def _write(vol: MrcVolume, outdir: Path | None, info: dict[str, Any], job: BandJ
         else:
             _stream(vol, writer, histogram, zarr, writer.slab_sections)
     return outdir
-
-
-def minmax_json_of(stats: dict[str, float]) -> dict[str, str]:
-    """The SPEC §6 dict of `visual_stats` output."""
-    return minmax_json(stats)
 
 
 def _stream(vol: MrcVolume, writer: PrecomputedWriter | None, histogram: HistogramAccumulator, zarr: Any, slab: int) -> None:
