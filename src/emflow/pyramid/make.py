@@ -21,6 +21,7 @@ from emflow.atomic import atomic_dir, write_bytes_atomic
 from emflow.errors import EmflowInputError
 from emflow.mrc import MrcVolume, open_volume
 from emflow.pyramid.minmax import HistogramAccumulator, minmax_bytes, minmax_json, visual_stats
+from emflow.pyramid.minmax import minmax_json as spec_minmax  # make_pyramid's minmax_json argument shadows it
 from emflow.pyramid.level0 import BandJob, iter_bands, scan_range
 from emflow.pyramid.precomputed import PrecomputedWriter
 from emflow.pyramid.reader import convert, converted_dtype, iter_slabs_checked, open_checked
@@ -128,7 +129,7 @@ def make_pyramid(
                 zarr.abort()
             raise
     stats = visual_stats(*histogram.result(), mad)
-    minmax = minmax_json(stats)
+    minmax = spec_minmax(stats)
     json_path = write_bytes_atomic(minmax_json, minmax_bytes(minmax)) if minmax_json is not None else None
     return PyramidResult(written, minmax, stats, info, json_path, zarr_path if with_zarr else None)
 
