@@ -32,14 +32,25 @@ SIZE = click.option("--size", default=1024, show_default=True, type=int, help="M
 
 @contextlib.contextmanager
 def progress_bar(total: int, label: str) -> Iterator[Progress | None]:
-    """A bar on stderr when it is a terminal; otherwise one line at the start and at the end."""
+    """A bar on stderr when it is a terminal; otherwise one line when work starts and one at the end.
+
+    The start line waits for the first progress report, so input checks that fail first leave
+    their one-line error alone on stderr (SPEC §10).
+    """
     if sys.stderr.isatty():
         with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
             yield bar.update
-    else:
-        log.info("%s ...", label)
-        yield None
-        log.info("%s: done", label)
+        return
+    started = False
+
+    def announce(_steps: int) -> None:
+        nonlocal started
+        if not started:
+            started = True
+            log.info("%s ...", label)
+
+    yield announce
+    log.info("%s: done", label)
 
 
 @click.command("tilt-movie")
