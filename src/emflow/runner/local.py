@@ -275,6 +275,8 @@ def run_folder(
                      f"recon={options.recon}, workers={options.workers}, resume={options.resume}")
         for path in ignored:
             progress.log(f"ignored (not a tilt series): {printable(path.name)}")
+        if not series:
+            progress.log(f"no tilt series (*.mrc, *.st) found in {input_dir}", show=True)
         contexts = _contexts(series, out, options, progress)
         if options.workers > 1 and len(contexts) > 1:
             _run_in_pool(contexts, progress, min(options.workers, len(contexts)))
