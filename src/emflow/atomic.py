@@ -3,6 +3,7 @@
 Public functions
 ----------------
 PendingFile(target)      temp file with commit()/discard(), for streaming writers
+CloseOrAbort             mixin: `with` calls close() on success, abort() on an exception
 atomic_path(target)      context manager yielding a temp path; renamed onto target on success
 atomic_dir(target)       the same for a directory (the temp dir is renamed as a whole)
 write_bytes_atomic(target, data)
@@ -22,7 +23,8 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 TMP_PREFIX = ".emflow-tmp-"
 
@@ -58,6 +60,26 @@ class PendingFile:
         """Remove the temporary file (the target is left as it was)."""
         with contextlib.suppress(FileNotFoundError):
             self.tmp.unlink()
+
+
+class CloseOrAbort:
+    """Mixin for streaming writers with ``close()`` (finish, rename into place) and ``abort()``
+    (drop the partial output): ``with`` closes on success and aborts on any exception."""
+
+    def close(self) -> Any:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
 
 
 @contextlib.contextmanager

@@ -13,11 +13,10 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from types import TracebackType
 
 import numpy as np
 
-from emflow.atomic import PendingFile
+from emflow.atomic import CloseOrAbort, PendingFile
 from emflow.errors import EmflowInputError, EmflowStepError
 
 
@@ -67,7 +66,7 @@ def ffmpeg_args(width: int, height: int, fps: float, size: int, out: str | os.Pa
     ]  # fmt: skip
 
 
-class MovieEncoder:
+class MovieEncoder(CloseOrAbort):
     """Stream ``(height, width)`` uint8 frames into ``path`` through an ffmpeg pipe, atomically.
 
     The movie appears at ``path`` only when ffmpeg succeeded; on an error nothing is left.
@@ -133,11 +132,3 @@ class MovieEncoder:
         self._log.close()
         self._pending.discard()
 
-    def __enter__(self) -> MovieEncoder:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()

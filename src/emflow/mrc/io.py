@@ -19,7 +19,7 @@ from mrcfile.dtypes import HEADER_DTYPE
 from mrcfile.utils import byte_order_from_machine_stamp
 
 from emflow import __version__
-from emflow.atomic import PendingFile
+from emflow.atomic import CloseOrAbort, PendingFile
 from emflow.errors import EmflowInputError
 from emflow.mrc.header import (
     IMOD_FLAG_SIGNED_BYTES,
@@ -256,7 +256,7 @@ def emflow_label(step: str) -> str:
     return f"emflow {__version__}: {step}"[:80]
 
 
-class MrcWriter:
+class MrcWriter(CloseOrAbort):
     """Stream sections into a new MRC file, atomically.
 
     Parameters
@@ -353,14 +353,6 @@ class MrcWriter:
             self._fh.close()
         self._pending.discard()
 
-    def __enter__(self) -> MrcWriter:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
 
 def write_volume(

@@ -26,12 +26,11 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import TracebackType
 
 import numpy as np
 from numcodecs import Blosc
 
-from emflow.atomic import atomic_dir, write_json_atomic
+from emflow.atomic import CloseOrAbort, atomic_dir, write_json_atomic
 from emflow.errors import EmflowInputError
 from emflow.mrc import read_info
 from emflow.pyramid.shader import native_offset, shader_json_path, shader_params_from_stats
@@ -171,7 +170,7 @@ class _Level:
         (folder / str(ix)).write_bytes(data)
 
 
-class ZarrPyramidWriter:
+class ZarrPyramidWriter(CloseOrAbort):
     """Stream a (z, y, x) volume into an OME-Zarr multiscale image, slab by slab.
 
     Parameters
@@ -256,15 +255,6 @@ class ZarrPyramidWriter:
         """Remove the temp folder; ``path`` is left as it was."""
         self._stack.__exit__(RuntimeError, RuntimeError("aborted"), None)
 
-    def __enter__(self) -> ZarrPyramidWriter:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
 
 def write_zarr(volume_path: str | os.PathLike[str], out_path: str | os.PathLike[str], *, chunk: int = 64,
