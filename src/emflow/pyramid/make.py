@@ -153,12 +153,13 @@ def _write(vol: MrcVolume, outdir: Path | None, info: dict[str, Any], job: BandJ
 def _stream(vol: MrcVolume, writer: PrecomputedWriter | None, histogram: HistogramAccumulator, zarr: Any, slab: int) -> None:
     """Slabs through this process: histogram, precomputed chunks (level 0 up), OME-Zarr."""
     for z0, native in iter_slabs_checked(vol, slab):
-        values = convert(native)
+        if zarr is not None:  # native values first: the writer keeps no reference once it returns
+            zarr.add_slab(z0, native.astype(np.float32) if native.dtype == np.float16 else native)
+        values = convert(native, inplace=True)  # the slab is a fresh read: reuse its memory
         histogram.update(values)
         if writer is not None:
             writer.add_slab(values)
-        if zarr is not None:
-            zarr.add_slab(z0, native.astype(np.float32) if native.dtype == np.float16 else native)
+        del native, values  # let the slab go before the next one is read
     if writer is not None:
         writer.close()
     if zarr is not None:

@@ -43,7 +43,8 @@ class _Level:
         self.scale = scale
         sx, sy, _ = scale.size
         self.rows = scale.chunk[2]
-        self.buffer = np.empty((self.rows, sy, sx), dtype=dtype)
+        self._shape, self._dtype = (self.rows, sy, sx), dtype
+        self._buffer: np.ndarray | None = None
         self.filled = 0
         self.z0 = 0  # global z of buffer[0]
         self.band_y = 0  # rows of the current chunk-row already added band by band
@@ -52,6 +53,13 @@ class _Level:
         self.parts_rows = 0
         self.stream_y0 = 0
         self.stream_z0 = 0
+
+    @property
+    def buffer(self) -> np.ndarray:
+        """The chunk-row buffer, allocated on first use (aligned slabs and streamed levels never need it)."""
+        if self._buffer is None:
+            self._buffer = np.empty(self._shape, dtype=self._dtype)
+        return self._buffer
 
 
 class PrecomputedWriter:

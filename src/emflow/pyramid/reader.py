@@ -90,3 +90,4 @@ def iter_slabs_checked(volume: MrcVolume, slab_size: int = 64) -> Iterator[tuple
             for i, section in enumerate(slab):
                 require_finite(volume.info.path, section, z0 + i)
         yield z0, slab
+        del slab  # the caller is done with it: never hold two slabs while reading the next

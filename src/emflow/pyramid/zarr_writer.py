@@ -38,6 +38,7 @@ from emflow.pyramid.shader import native_offset, shader_json_path, shader_params
 NGFF_VERSION = "0.4"
 COMPRESSOR = {"id": "blosc", "cname": "zstd", "clevel": 5, "shuffle": Blosc.SHUFFLE, "blocksize": 0}
 SUPPORTED_DTYPES = ("int8", "uint8", "int16", "uint16", "float32")
+DOWNSAMPLE_Z_PAIRS = 4
 DOWNSAMPLING = "2x2x2 mean in float32, odd trailing element dropped, cast to the stored dtype by truncation"
 
 
@@ -62,13 +63,17 @@ def downsample_mean_trunc(block: np.ndarray, dtype: np.dtype) -> np.ndarray:
     8- and 16-bit integers, so integer results do not depend on summation order).
     """
     nz, ny, nx = (n // 2 * 2 for n in block.shape)
-    trimmed = block[:nz, :ny, :nx]
-    a = trimmed[0::2].astype(np.float32)
-    a += trimmed[1::2]
-    a = a[:, 0::2] + a[:, 1::2]
-    a = a[:, :, 0::2] + a[:, :, 1::2]
-    a *= np.float32(0.125)
-    return a.astype(dtype)
+    out = np.empty((nz // 2, ny // 2, nx // 2), dtype=dtype)
+    # a few z pairs at a time: the float32 temporaries stay small whatever the slab height
+    for z in range(0, nz, 2 * DOWNSAMPLE_Z_PAIRS):
+        trimmed = block[z:min(z + 2 * DOWNSAMPLE_Z_PAIRS, nz), :ny, :nx]
+        a = trimmed[0::2].astype(np.float32)
+        a += trimmed[1::2]
+        a = a[:, 0::2] + a[:, 1::2]
+        a = a[:, :, 0::2] + a[:, :, 1::2]
+        a *= np.float32(0.125)
+        out[z // 2:z // 2 + a.shape[0]] = a.astype(dtype)
+    return out
 
 
 def zarray_meta(shape: Sequence[int], chunks: Sequence[int], dtype: np.dtype) -> dict:
@@ -119,7 +124,7 @@ class _Level:
                  dtype: np.dtype, pool: ThreadPoolExecutor | None) -> None:
         self.folder, self.shape, self.chunks, self.dtype, self.pool = folder, shape, chunks, dtype, pool
         self.codec = Blosc(cname=COMPRESSOR["cname"], clevel=COMPRESSOR["clevel"], shuffle=COMPRESSOR["shuffle"])
-        self.buffer = np.zeros((chunks[0], shape[1], shape[2]), dtype=np.dtype(dtype).newbyteorder("<"))
+        self.buffer: np.ndarray | None = None  # allocated when a chunk row must be assembled
         self.filled = 0   # sections in the buffer
         self.row = 0      # index of the chunk row the buffer holds
         self.received = 0
@@ -132,22 +137,33 @@ class _Level:
         self.received += len(sections)
         if self.received > self.shape[0]:
             raise ValueError(f"level {self.folder.name}: more than {self.shape[0]} sections")
-        done = 0
+        done, depth = 0, self.chunks[0]
         while done < len(sections):
-            take = min(self.chunks[0] - self.filled, len(sections) - done)
+            if self.filled == 0 and len(sections) - done >= depth:
+                self._write_row(sections[done:done + depth])  # a whole chunk row: no copy
+                done += depth
+                continue
+            if self.buffer is None:
+                self.buffer = np.zeros((depth, self.shape[1], self.shape[2]), dtype=np.dtype(self.dtype).newbyteorder("<"))
+            take = min(depth - self.filled, len(sections) - done)
             self.buffer[self.filled:self.filled + take] = sections[done:done + take]
             self.filled += take
             done += take
-            if self.filled == self.chunks[0]:
+            if self.filled == depth:
                 self.flush()
 
     def flush(self) -> None:
         """Write the buffered chunk row (a partial last row is zero-padded, as zarr stores it)."""
-        if self.filled == 0:
+        if self.filled == 0 or self.buffer is None:
             return
         self.buffer[self.filled:] = 0
+        self._write_row(self.buffer)
+        self.filled = 0
+
+    def _write_row(self, rows: np.ndarray) -> None:
+        """Compress and write the chunks of one chunk row (``chunks[0]`` sections), then advance."""
         cy, cx = self.chunks[1], self.chunks[2]
-        tasks = [(iy, ix) for iy in range(-(-self.shape[1] // cy)) for ix in range(-(-self.shape[2] // cx))]
+        tasks = [(rows, iy, ix) for iy in range(-(-self.shape[1] // cy)) for ix in range(-(-self.shape[2] // cx))]
         if self.pool is None:
             for task in tasks:
                 self._write_chunk(*task)
@@ -155,16 +171,16 @@ class _Level:
             for future in [self.pool.submit(self._write_chunk, *task) for task in tasks]:
                 future.result()
         self.row += 1
-        self.filled = 0
 
-    def _write_chunk(self, iy: int, ix: int) -> None:
+    def _write_chunk(self, rows: np.ndarray, iy: int, ix: int) -> None:
         cy, cx = self.chunks[1], self.chunks[2]
-        block = self.buffer[:, iy * cy:(iy + 1) * cy, ix * cx:(ix + 1) * cx]
+        block = rows[:, iy * cy:(iy + 1) * cy, ix * cx:(ix + 1) * cx]
+        stored = np.dtype(self.dtype).newbyteorder("<")
         if block.shape != self.chunks:
-            padded = np.zeros(self.chunks, dtype=self.buffer.dtype)
+            padded = np.zeros(self.chunks, dtype=stored)
             padded[:, :block.shape[1], :block.shape[2]] = block
             block = padded
-        data = self.codec.encode(np.ascontiguousarray(block))
+        data = self.codec.encode(np.ascontiguousarray(block, dtype=stored))
         folder = self.folder / str(self.row) / str(iy)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / str(ix)).write_bytes(data)
