@@ -28,6 +28,20 @@ def test_section_stats_sums_rows_in_float32() -> None:
     assert section_stats(row)[2] == float(reference.stats(row)[2])
 
 
+@pytest.mark.parametrize("dtype", [np.int16, np.uint16, np.uint8, np.int8])
+@pytest.mark.parametrize("scale", [1, 300, 32767])
+def test_section_stats_integer_fast_path_equals_sequential_float32(dtype: type, scale: int) -> None:
+    # 1024-wide rows of large values take the sequential path, small ones the exact float64 path;
+    # both must give IMOD's sequential float32 row sums
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(scale)
+    section = np.clip(rng.normal(0, scale, (33, 1024)), info.min, info.max).astype(dtype)
+    values = section.astype(np.float64) + (128 if dtype == np.int8 else 0)
+    row_sums = np.cumsum(values.astype(f32), axis=1, dtype=f32)[:, -1]
+    mean = f32(float(np.cumsum(row_sums.astype(np.float64))[-1]) / section.size)
+    assert section_stats(section) == (float(values.min()), float(values.max()), float(mean))
+
+
 @pytest.mark.parametrize("mode", [0, 1, 2, 6])
 def test_float3_constant_section_hand_computed(mode: int) -> None:
     # A: min 0 max 10 mean 5; B: constant 7 -> diffMin -5, diffMax 5, grandMean 6, shiftMean 6

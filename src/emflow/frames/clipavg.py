@@ -23,8 +23,8 @@ def average_sections(stack: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
     """
     if len(stack) != WINDOW:
         raise ValueError(f"clip avg needs {WINDOW} sections, got {len(stack)}")
-    total = imod_values(stack[0]).copy()
-    for z in range(1, WINDOW):
+    total = np.add(imod_values(stack[0]), imod_values(stack[1]), dtype=F32)
+    for z in range(2, WINDOW):
         total += imod_values(stack[z])
     total *= F32(1.0 / WINDOW)
     np.clip(total, F32(-32768), F32(32767), out=total)

@@ -38,10 +38,27 @@ def section_stats(section: np.ndarray) -> tuple[float, float, float]:
     rounded to float32. Returns Python floats holding float32 values.
     """
     values = imod_values(section)
-    row_sums = np.cumsum(values, axis=1, dtype=F32)[:, -1]
+    lo, hi = float(values.min()), float(values.max())
+    row_sums = _float32_row_sums(values, integral=section.dtype.kind in "iu", largest=max(-lo, hi))
     total = float(np.cumsum(row_sums.astype(np.float64))[-1])
     mean = F32(total / (float(values.shape[0]) * float(values.shape[1])))
-    return float(values.min()), float(values.max()), float(mean)
+    return lo, hi, float(mean)
+
+
+# Integers of magnitude up to 2**24 are exact in float32.
+F32_EXACT_INTEGERS = 2.0**24
+
+
+def _float32_row_sums(values: np.ndarray, integral: bool, largest: float) -> np.ndarray:
+    """Row sums accumulated left to right in float32, as IMOD does.
+
+    For integer data whose partial sums cannot leave float32's exact integers
+    (``largest * nx <= 2**24``) every float32 addition is exact, so the sum equals the exact one
+    computed in float64, at a fraction of the cost of the sequential ``cumsum``.
+    """
+    if integral and largest * values.shape[1] <= F32_EXACT_INTEGERS:
+        return values.sum(axis=1, dtype=np.float64).astype(F32)
+    return np.cumsum(values, axis=1, dtype=F32)[:, -1]
 
 
 @dataclass(frozen=True)

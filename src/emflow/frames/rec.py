@@ -57,16 +57,19 @@ def average_apply(
     Returns the int16 stored values; per section ``[min, max, mean]`` of the float values before
     rounding (newstack's header sums); and, with ``contrast = (slope, offset)``, the movie frames.
     """
-    out, rows, frames = [], [], []
+    ny, nx = read_info(path).shape[1:]
+    out = np.empty((b - a, ny, nx), dtype=np.int16)
+    frames = np.empty((b - a, ny, nx), dtype=np.uint8) if contrast is not None else None
+    rows = []
     for i, avg in enumerate(_averages(path, a, b)):
         values = apply_float3(avg.astype(F32), scale[i], add[i], 1)
         total = float(values.sum(dtype=np.float64))
         mean = F32(total / float(F32(values.shape[0] * values.shape[1])))
         rows.append([float(values.min()), float(values.max()), float(mean)])
-        out.append(round_to_mode(values, 1))
-        if contrast is not None:
-            frames.append(to_bytes(out[-1], F32(contrast[0]), F32(contrast[1])))
-    return np.stack(out), rows, (np.stack(frames) if frames else None)
+        out[i] = round_to_mode(values, 1)
+        if frames is not None:
+            frames[i] = to_bytes(out[i], F32(contrast[0]), F32(contrast[1]))
+    return out, rows, frames
 
 
 def _label(step: str) -> str:
