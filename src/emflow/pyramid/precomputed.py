@@ -26,8 +26,9 @@ from emflow.pyramid.downscale import downscale
 from emflow.pyramid.scales import Scale, chunk_name, info_bytes, scales_of
 
 
-def _write_file(path: str, data: bytes | memoryview) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+def _write_file(path: str, data: bytes | memoryview, append: bool = False) -> None:
+    """Write all of ``data`` to ``path`` (replacing it, or appending to it with ``append``)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC), 0o644)
     try:
         view = memoryview(data).cast("B")
         while view:
@@ -250,11 +251,5 @@ def append_chunks(folder: str | os.PathLike[str], scale: Scale, block: np.ndarra
                 xe = min(xs + cx, nx)
                 part = np.ascontiguousarray(block[zs - z0 : ze - z0, ys - y0 : ye - y0, xs:xe], dtype=dtype)
                 name = os.path.join(os.fspath(folder), chunk_name(scale.key, xs, xe, ys, ye, r0, min(r0 + cz, sz)))
-                fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-                try:
-                    view = memoryview(part).cast("B")
-                    while view:
-                        view = view[os.write(fd, view) :]
-                finally:
-                    os.close(fd)
+                _write_file(name, memoryview(part), append=True)
         zs = ze
