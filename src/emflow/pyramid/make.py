@@ -22,7 +22,7 @@ from emflow.errors import EmflowInputError
 from emflow.mrc import MrcVolume, open_volume
 from emflow.pyramid.minmax import HistogramAccumulator, minmax_bytes, minmax_json, visual_stats
 from emflow.pyramid.minmax import minmax_json as spec_minmax  # make_pyramid's minmax_json argument shadows it
-from emflow.pyramid.level0 import BandJob, iter_bands, scan_range
+from emflow.pyramid.level0 import BandJob, bands, iter_bands, scan_range
 from emflow.pyramid.precomputed import PrecomputedWriter
 from emflow.pyramid.reader import convert, converted_dtype, iter_slabs_checked, open_checked
 from emflow.pyramid.scales import pyramid_info, resolution_nm, scales_of
@@ -136,34 +136,46 @@ def make_pyramid(
 
 def _write(vol: MrcVolume, outdir: Path | None, info: dict[str, Any], job: BandJob, histogram: HistogramAccumulator,
            zarr: Any, *, overwrite: bool, gzip: bool, workers: int) -> Path | None:
-    """The one pass: band jobs for the precomputed pyramid alone, else slabs for OME-Zarr too."""
-    if outdir is None:
-        _stream(vol, None, histogram, zarr, job.scale.chunk[2])
+    """The one pass: level 0 of each format in band jobs (worker processes), the levels above in
+    this process; slabs through this process only when the precomputed bands do not fit the zarr
+    chunks (anisotropic precomputed chunks)."""
+    if outdir is None:  # OME-Zarr only: bands of its own chunks
+        cz, cy, cx = zarr.levels[0].chunks
+        zarr_job = dataclasses.replace(job, folder=None, value_range=histogram.value_range,
+                                       scale=dataclasses.replace(job.scale, chunk=(cx, cy, cz)))
+        _stream_bands(zarr_job, None, histogram, workers, zarr)
         return None
+    in_bands = zarr is None or _bands_fit_zarr(job, zarr.levels[0].chunks)
     with atomic_dir(outdir, overwrite=overwrite) as tmp:
         writer = PrecomputedWriter(tmp, info, workers=workers, gzip=gzip)
-        if zarr is None:
+        if in_bands:
             band_job = dataclasses.replace(job, folder=str(tmp), value_range=histogram.value_range)
-            _stream_bands(band_job, writer, histogram, workers)
+            _stream_bands(band_job, writer, histogram, workers, zarr)
         else:
             _stream(vol, writer, histogram, zarr, writer.slab_sections)
     return outdir
 
 
-def _stream(vol: MrcVolume, writer: PrecomputedWriter | None, histogram: HistogramAccumulator, zarr: Any, slab: int) -> None:
+def _bands_fit_zarr(job: BandJob, zarr_chunks_zyx: tuple[int, int, int]) -> bool:
+    """Whether band jobs can write OME-Zarr level 0: along z and y, every band boundary is a
+    zarr chunk boundary and even (so the band's level-1 mean splits cleanly). True for the
+    usual isotropic chunks; anisotropic precomputed chunks fall back to slabs."""
+    nz, ny, _ = job.shape_zyx
+    steps = ((nz, job.scale.chunk[2], zarr_chunks_zyx[0]), (ny, job.scale.chunk[1], zarr_chunks_zyx[1]))
+    return all(step >= n or (step % chunk == 0 and step % 2 == 0) for n, step, chunk in steps)
+
+
+def _stream(vol: MrcVolume, writer: PrecomputedWriter, histogram: HistogramAccumulator, zarr: Any, slab: int) -> None:
     """Slabs through this process: histogram, precomputed chunks (level 0 up), OME-Zarr."""
     for z0, native in iter_slabs_checked(vol, slab):
-        if zarr is not None:  # native values first: the writer keeps no reference once it returns
-            zarr.add_slab(z0, native.astype(np.float32) if native.dtype == np.float16 else native)
+        # native values first: the zarr writer keeps no reference once it returns
+        zarr.add_slab(z0, native.astype(np.float32) if native.dtype == np.float16 else native)
         values = convert(native, inplace=True)  # the slab is a fresh read: reuse its memory
         histogram.update(values)
-        if writer is not None:
-            writer.add_slab(values)
+        writer.add_slab(values)
         del native, values  # let the slab go before the next one is read
-    if writer is not None:
-        writer.close()
-    if zarr is not None:
-        zarr.close()
+    writer.close()
+    zarr.close()
 
 
 def _band_job(vol: MrcVolume, info: dict[str, Any], folder: Path, gzip: bool, dtype: np.dtype) -> BandJob:
@@ -184,16 +196,28 @@ def _band_job(vol: MrcVolume, info: dict[str, Any], folder: Path, gzip: bool, dt
     )
 
 
-def _stream_bands(job: BandJob, writer: PrecomputedWriter, histogram: HistogramAccumulator, workers: int) -> None:
-    """Precomputed only: level 0 in band jobs on ``workers`` processes, levels 1+ in this one."""
-    writer.first_level = 1
-    for down, part in iter_bands(job, workers):
-        histogram.merge(part)
-        if down is not None and writer.gzip:
-            writer.add_band(down, level=1)
-        elif down is not None:
-            writer.stream_band(down, level=1)
-    writer.close()
+def _stream_bands(job: BandJob, writer: PrecomputedWriter | None, histogram: HistogramAccumulator, workers: int,
+                  zarr: Any) -> None:
+    """Level 0 in band jobs on ``workers`` processes (precomputed and/or OME-Zarr), levels 1+ in
+    this one, fed with each band's level-1 sections in (z-row, y-band) order."""
+    if writer is not None:
+        writer.first_level = 1
+    if zarr is not None:
+        job = dataclasses.replace(job, zarr=zarr.band_writer())
+    ny = job.shape_zyx[1]
+    for (_, _, _, y1), result in zip(bands(job), iter_bands(job, workers), strict=True):
+        histogram.merge(result.histogram)
+        if writer is not None and result.down is not None:
+            if writer.gzip:
+                writer.add_band(result.down, level=1)
+            else:
+                writer.stream_band(result.down, level=1)
+        if zarr is not None and result.zarr_down is not None:
+            zarr.add_band(result.zarr_down, row_done=y1 == ny)
+    if writer is not None:
+        writer.close()
+    if zarr is not None:
+        zarr.close()
 
 
 def compute_minmax(path: str | os.PathLike[str], mad: float = 5.0) -> tuple[dict[str, str], dict[str, float]]:

@@ -6,7 +6,10 @@ level_shapes(shape_zyx, chunk)          (z, y, x) shape of every level
 downsample_mean_trunc(block, dtype)     one 2x2x2 float32 mean step, cast back by truncation
 multiscales_attrs(levels, voxel_nm, name)  the NGFF 0.4 ``.zattrs`` dict
 ZarrPyramidWriter(path, shape_zyx, dtype, voxel_size_nm_zyx, chunk=64)
-                                        ``.add_slab(z0, slab)`` in z order, ``.close()``
+                                        ``.add_slab(z0, slab)`` in z order, ``.close()``; or
+                                        ``.band_writer()`` for band jobs + ``.add_band(piece, row_done)``
+ZarrBand(folder, chunks, dtype, downsample).write(band, z0, y0)
+                                        level-0 chunks of one band (in a worker), its level-1 mean
 write_zarr(volume_path, out_path, chunk=64, workers=1) -> dict
                                         MRC -> ``B.ome.zarr`` + ``B_shader.json`` in one pass
 
@@ -21,6 +24,7 @@ memory stays bounded by one chunk-row of sections per level.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 from collections.abc import Sequence
@@ -123,7 +127,7 @@ class _Level:
     def __init__(self, folder: Path, shape: tuple[int, int, int], chunks: tuple[int, int, int],
                  dtype: np.dtype, pool: ThreadPoolExecutor | None) -> None:
         self.folder, self.shape, self.chunks, self.dtype, self.pool = folder, shape, chunks, dtype, pool
-        self.codec = Blosc(cname=COMPRESSOR["cname"], clevel=COMPRESSOR["clevel"], shuffle=COMPRESSOR["shuffle"])
+        self.codec = make_codec()
         self.buffer: np.ndarray | None = None  # allocated when a chunk row must be assembled
         self.filled = 0   # sections in the buffer
         self.row = 0      # index of the chunk row the buffer holds
@@ -162,28 +166,71 @@ class _Level:
 
     def _write_row(self, rows: np.ndarray) -> None:
         """Compress and write the chunks of one chunk row (``chunks[0]`` sections), then advance."""
-        cy, cx = self.chunks[1], self.chunks[2]
-        tasks = [(rows, iy, ix) for iy in range(-(-self.shape[1] // cy)) for ix in range(-(-self.shape[2] // cx))]
+        tasks = chunk_tasks(rows, (self.row * self.chunks[0], 0), self.chunks)
         if self.pool is None:
-            for task in tasks:
-                self._write_chunk(*task)
+            for index, block in tasks:
+                write_chunk(self.folder, index, block, self.chunks, self.codec)
         else:
-            for future in [self.pool.submit(self._write_chunk, *task) for task in tasks]:
+            futures = [self.pool.submit(write_chunk, self.folder, index, block, self.chunks, self.codec)
+                       for index, block in tasks]
+            for future in futures:
                 future.result()
         self.row += 1
 
-    def _write_chunk(self, rows: np.ndarray, iy: int, ix: int) -> None:
-        cy, cx = self.chunks[1], self.chunks[2]
-        block = rows[:, iy * cy:(iy + 1) * cy, ix * cx:(ix + 1) * cx]
-        stored = np.dtype(self.dtype).newbyteorder("<")
-        if block.shape != self.chunks:
-            padded = np.zeros(self.chunks, dtype=stored)
-            padded[:, :block.shape[1], :block.shape[2]] = block
-            block = padded
-        data = self.codec.encode(np.ascontiguousarray(block, dtype=stored))
-        folder = self.folder / str(self.row) / str(iy)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / str(ix)).write_bytes(data)
+
+def make_codec() -> Blosc:
+    """The chunk codec of every level (`COMPRESSOR`)."""
+    return Blosc(cname=COMPRESSOR["cname"], clevel=COMPRESSOR["clevel"], shuffle=COMPRESSOR["shuffle"])
+
+
+def chunk_tasks(part: np.ndarray, origin_zy: tuple[int, int], chunks: Sequence[int]
+                ) -> list[tuple[tuple[int, int, int], np.ndarray]]:
+    """``((iz, iy, ix), block)`` of every chunk a part covers: the part starts at chunk-aligned
+    ``origin_zy`` (z, y) and spans all x; a part ending inside a chunk gives a partial block."""
+    cz, cy, cx = chunks
+    z0, y0 = origin_zy
+    if z0 % cz or y0 % cy:
+        raise ValueError(f"part at z={z0}, y={y0} is not aligned to chunks {tuple(chunks)}")
+    return [((z0 // cz + i, y0 // cy + j, k), part[z:z + cz, y:y + cy, x:x + cx])
+            for i, z in enumerate(range(0, part.shape[0], cz))
+            for j, y in enumerate(range(0, part.shape[1], cy))
+            for k, x in enumerate(range(0, part.shape[2], cx))]
+
+
+def write_chunk(level_folder: str | os.PathLike[str], index_zyx: Sequence[int], block: np.ndarray,
+                chunks: Sequence[int], codec: Blosc) -> None:
+    """Compress one chunk (zero-padded to ``chunks`` at the volume's edges, as zarr stores it)
+    and write it as ``LEVEL/iz/iy/ix``. ``block`` must be little-endian."""
+    stored = block.dtype.newbyteorder("<")
+    if block.shape != tuple(chunks):
+        padded = np.zeros(chunks, dtype=stored)
+        padded[:block.shape[0], :block.shape[1], :block.shape[2]] = block
+        block = padded
+    folder = Path(level_folder, str(index_zyx[0]), str(index_zyx[1]))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / str(index_zyx[2])).write_bytes(codec.encode(np.ascontiguousarray(block, dtype=stored)))
+
+
+@dataclasses.dataclass(frozen=True)
+class ZarrBand:
+    """What a full-resolution band job needs to write OME-Zarr level 0 itself (picklable; see
+    `emflow.pyramid.level0`): the level's folder, chunk shape and stored dtype (``"<i2"``), and
+    whether to return the band's level-1 mean (False when level 0 is the only level)."""
+
+    folder: str
+    chunks: tuple[int, int, int]
+    dtype: str
+    downsample: bool
+
+    def write(self, band: np.ndarray, z0: int, y0: int) -> np.ndarray | None:
+        """Write the level-0 chunks of a chunk-aligned band (all x; native values) and return its
+        level-1 sections (None if not needed). Bands must split z and y at even offsets."""
+        stored = np.dtype(self.dtype)
+        native = band if band.dtype == stored else band.astype(stored)
+        codec = make_codec()
+        for index, block in chunk_tasks(native, (z0, y0), self.chunks):
+            write_chunk(self.folder, index, block, self.chunks, codec)
+        return downsample_mean_trunc(native, stored) if self.downsample else None
 
 
 class ZarrPyramidWriter(CloseOrAbort):
@@ -201,7 +248,8 @@ class ZarrPyramidWriter(CloseOrAbort):
     name : the multiscale's name (default: the folder name without ``.ome.zarr``)
 
     Slabs go to `add_slab` in z order (any number of sections each); memory holds one chunk row
-    of sections per level plus one unpaired section per level.
+    of sections per level plus one unpaired section per level. Or level 0 is written by band
+    jobs (`band_writer`) and their level-1 sections come to `add_band`.
     """
 
     def __init__(self, path: str | os.PathLike[str], shape_zyx: Sequence[int], dtype: np.dtype | str,
@@ -220,6 +268,8 @@ class ZarrPyramidWriter(CloseOrAbort):
         self.voxel_size_nm_zyx = tuple(float(str(np.float32(v))) for v in voxel_size_nm_zyx)
         self.name = name or self.path.name.removesuffix(".ome.zarr").removesuffix(".zarr")
         self.next_z = 0
+        self.first_level = 0  # 1 once band jobs write level 0 (`band_writer`)
+        self._row_parts: list[np.ndarray] = []
         self._stack = contextlib.ExitStack()
         self._pool = ThreadPoolExecutor(max(1, workers)) if workers > 1 else None
         if self._pool is not None:
@@ -237,12 +287,37 @@ class ZarrPyramidWriter(CloseOrAbort):
 
     def add_slab(self, z0: int, slab: np.ndarray) -> None:
         """Add sections ``z0 .. z0 + len(slab) - 1`` (native dtype, shape (n, ny, nx))."""
+        if self.first_level:
+            raise ValueError("level 0 is written by band jobs (band_writer)")
         if z0 != self.next_z:
             raise ValueError(f"slab starts at z={z0}, expected z={self.next_z}")
         if slab.shape[1:] != self.shape[1:] or z0 + len(slab) > self.shape[0]:
             raise ValueError(f"slab of shape {slab.shape} does not fit volume {self.shape} at z={z0}")
         self.next_z += len(slab)
         self._feed(0, np.asarray(slab, dtype=self.dtype))
+
+    def band_writer(self) -> ZarrBand:
+        """Hand level 0 to band jobs: the `ZarrBand` they write its chunks with. Their level-1
+        sections then go to `add_band`; `add_slab` is no longer used."""
+        if self.next_z:
+            raise ValueError("slabs were already added")
+        self.first_level = 1
+        level0 = self.levels[0]
+        return ZarrBand(str(level0.folder), level0.chunks, self.dtype.newbyteorder("<").str, len(self.levels) > 1)
+
+    def add_band(self, piece: np.ndarray, row_done: bool) -> None:
+        """Add a band job's level-1 sections ``(d, h, nx1)``: bands in y order, z-rows in z order;
+        ``row_done`` with the last band of a z-row, whose sections then go up the pyramid."""
+        if self.first_level != 1:
+            raise ValueError("add_band needs band_writer first")
+        self._row_parts.append(piece)
+        if not row_done:
+            return
+        rows = self._row_parts[0] if len(self._row_parts) == 1 else np.concatenate(self._row_parts, axis=1)
+        self._row_parts = []
+        if rows.shape[1:] != self.levels[1].shape[1:]:
+            raise ValueError(f"level-1 row of shape {rows.shape} does not fit level {self.levels[1].shape}")
+        self._feed(1, rows)
 
     def _feed(self, k: int, sections: np.ndarray) -> None:
         level = self.levels[k]
@@ -258,8 +333,10 @@ class ZarrPyramidWriter(CloseOrAbort):
 
     def close(self) -> Path:
         """Write the last chunk rows and ``.zattrs``, then rename the folder into place."""
-        if self.next_z != self.shape[0]:
+        if self.first_level == 0 and self.next_z != self.shape[0]:
             raise ValueError(f"only {self.next_z} of {self.shape[0]} sections were added")
+        if self.first_level == 1 and len(self.levels) > 1 and self.levels[1].received != self.levels[1].shape[0]:
+            raise ValueError(f"only {self.levels[1].received} of {self.levels[1].shape[0]} level-1 sections were added")
         for level in self.levels:
             level.flush()
         attrs = multiscales_attrs(len(self.levels), self.voxel_size_nm_zyx, self.name)

@@ -1,0 +1,96 @@
+"""OME-Zarr level 0 written by the pyramid's band jobs (issue 11 item 3: one read of the file
+serves both formats, chunk compression runs in the worker processes): the very bytes of the
+slab-fed `ZarrPyramidWriter` (itself checked against the numpy reference of rule 1), whatever the
+shape, dtype, worker count and ``--ng-format``."""
+
+from __future__ import annotations
+
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_zarr_writer import make_volume, write_streamed
+
+from emflow.pyramid import make as make_module
+from emflow.pyramid import make_pyramid
+
+CHUNK = 16
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def no_slab_pass(*args, **kwargs):
+    raise AssertionError("the slab pass ran: band jobs were expected")
+
+
+@pytest.mark.parametrize(
+    ("dtype", "shape"),
+    [
+        ("int16", (33, 65, 20)),   # last z-row and last y-band one voxel thick: empty level-1 pieces
+        ("uint8", (45, 67, 131)),  # the issue's odd shape
+        ("float32", (40, 48, 36)),
+        ("int8", (17, 9, 300)),    # y shorter than a chunk: one band per z-row
+    ],
+)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_band_jobs_write_the_slab_writers_bytes(make_mrc, rng, tmp_path, monkeypatch, dtype, shape, workers):
+    volume = make_volume(dtype, rng, shape)
+    mrc = make_mrc("v.mrc", volume, (10.0, 10.0, 10.0))
+    expected = files(write_streamed(tmp_path / "slabs" / "v.ome.zarr", volume, [7], chunk=CHUNK, voxel_nm=(1.0, 1.0, 1.0)))
+    assert len(expected) > 10
+
+    monkeypatch.setattr(make_module, "_stream", no_slab_pass)
+    both = make_pyramid(mrc, tmp_path / "neuro", ng_format="both", zarr_out=tmp_path / "both" / "v.ome.zarr",
+                        chunk=CHUNK, workers=workers)
+    only = make_pyramid(mrc, tmp_path / "unused", ng_format="zarr", zarr_out=tmp_path / "only" / "v.ome.zarr",
+                        chunk=CHUNK, workers=workers)
+    assert files(tmp_path / "both" / "v.ome.zarr") == expected
+    assert files(tmp_path / "only" / "v.ome.zarr") == expected
+    assert only.outdir is None and not (tmp_path / "unused").exists()
+
+    # the precomputed half of `both` is the precomputed-only pyramid, and the statistics agree
+    alone = make_pyramid(mrc, tmp_path / "alone", chunk=CHUNK, workers=workers)
+    assert files(tmp_path / "neuro") == files(tmp_path / "alone")
+    assert both.minmax == only.minmax == alone.minmax
+
+
+def test_anisotropic_precomputed_chunks_fall_back_to_slabs(make_mrc, rng, tmp_path, monkeypatch):
+    # z voxels 1.5x larger: precomputed level 0 is chunked 16 x 16 x 8 (x, y, z), so its bands
+    # split zarr's 16-deep chunks; `both` streams slabs, `zarr` alone still uses its own bands
+    volume = make_volume("uint16", rng, (45, 67, 131))
+    mrc = make_mrc("v.mrc", volume, (8.0, 8.0, 12.0))
+    expected = files(write_streamed(tmp_path / "slabs" / "v.ome.zarr", volume, [5], chunk=CHUNK, voxel_nm=(1.2, 0.8, 0.8)))
+    calls = []
+    slab_pass = make_module._stream
+    monkeypatch.setattr(make_module, "_stream", lambda *a, **k: calls.append(1) or slab_pass(*a, **k))
+    make_pyramid(mrc, tmp_path / "neuro", ng_format="both", zarr_out=tmp_path / "both" / "v.ome.zarr", chunk=CHUNK, workers=2)
+    assert calls == [1]
+    make_pyramid(mrc, tmp_path / "unused", ng_format="zarr", zarr_out=tmp_path / "only" / "v.ome.zarr", chunk=CHUNK)
+    assert calls == [1]
+    assert files(tmp_path / "both" / "v.ome.zarr") == expected == files(tmp_path / "only" / "v.ome.zarr")
+    make_pyramid(mrc, tmp_path / "alone", chunk=CHUNK)
+    assert files(tmp_path / "neuro") == files(tmp_path / "alone")
+
+
+def _traced_peak(make_mrc, rng, tmp_path, nz: int) -> int:
+    data = rng.integers(0, 255, (nz, 64, 256), endpoint=True).astype(np.uint8)
+    mrc = make_mrc(f"deep{nz}.mrc", data)
+    del data
+    tracemalloc.start()
+    try:
+        make_pyramid(mrc, tmp_path / f"n{nz}", ng_format="both", zarr_out=tmp_path / f"z{nz}.ome.zarr")
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_both_formats_memory_does_not_grow_with_depth(make_mrc, rng, tmp_path):
+    # 150 vs 2400 sections of 64 x 256 uint8 (2.3 vs 37.5 MiB): bands, level-1 rows and the
+    # histogram bound the peak, not the depth
+    shallow = _traced_peak(make_mrc, rng, tmp_path, 150)
+    deep = _traced_peak(make_mrc, rng, tmp_path, 2400)
+    assert deep < 1.2 * shallow, (shallow, deep)
+    assert deep < 37.5 * 2**20 / 4, deep
