@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from emflow.frames.binvol import bin_pair, binned_shape
-from emflow.frames.clipavg import average_sections
+from emflow.frames.clipavg import RunningAverage, average_sections
 from emflow.frames.mrc2tif import contrast_params, to_bytes
 from emflow.frames.newstack import apply_float3, float3_params, round_to_mode, section_stats
 
@@ -100,6 +100,26 @@ def test_clip_avg_truncates_toward_zero_and_clamps() -> None:
     stack[:, 0, 3] = -40000  # clamped to -32768
     assert average_sections(stack).tolist() == [[-7, 7, 32767, -32768]]
     np.testing.assert_array_equal(average_sections(stack), reference.clip_avg(stack)[0])
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int16", "uint16", "float32", "float16"])
+def test_running_average_equals_clip_avg_of_each_window(dtype: str) -> None:
+    rng = np.random.default_rng(7)
+    if dtype.startswith("float"):
+        stack = rng.normal(0, 3000, (12, 6, 7)).astype(dtype)
+    else:
+        info = np.iinfo(dtype)
+        stack = rng.integers(info.min, info.max, (12, 6, 7), endpoint=True).astype(dtype)
+        stack[2:9, 0, :2] = [info.min, info.max]  # windows of extremes: largest sums, both signs
+    imod_view = stack.astype(np.float32) + (128 if dtype == "int8" else 0)  # IMOD shifts signed bytes
+    running = RunningAverage()
+    got = [running.push(section) for section in stack]
+    assert got[:4] == [None] * 4
+    for i in range(4, len(stack)):
+        expected = average_sections(stack[i - 4 : i + 1])
+        assert got[i].dtype == np.int16
+        np.testing.assert_array_equal(got[i], expected)
+        np.testing.assert_array_equal(got[i], reference.clip_avg(imod_view[i - 4 : i + 1])[0])
 
 
 def test_binvol_hand_computed() -> None:

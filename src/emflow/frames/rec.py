@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,11 +18,11 @@ import numpy as np
 from emflow import __version__
 from emflow.errors import EmflowStepError
 from emflow.frames.binvol import bin_pair, binned_shape
-from emflow.frames.clipavg import WINDOW, average_sections
+from emflow.frames.clipavg import WINDOW, RunningAverage
 from emflow.frames.encode import Progress, encode_frames
 from emflow.frames.movie import check_movie_options
 from emflow.frames.mrc2tif import contrast_params, to_bytes
-from emflow.frames.newstack import Float3, apply_float3, float3_params, imod_values, round_to_mode, section_stats
+from emflow.frames.newstack import Float3, apply_float3, float3_params, round_to_mode, section_stats
 from emflow.frames.pool import ordered_map, slab_ranges
 from emflow.frames.stats import REC_CONTRAST
 from emflow.frames.tilt import series_of
@@ -34,14 +33,14 @@ F32 = np.float32
 
 def _averages(path: str | os.PathLike[str], a: int, b: int) -> Iterator[np.ndarray]:
     """clip avg output sections ``a .. b-1`` (section i averages input sections i .. i+4)."""
-    window: deque[np.ndarray] = deque(maxlen=WINDOW)
+    running = RunningAverage()
     with open_volume(path) as volume:
         for z in range(a, b + WINDOW - 1):
             section = volume.read_section(z)
             require_finite(path, section, z)
-            window.append(imod_values(section))
-            if len(window) == WINDOW:
-                yield average_sections(window)
+            average = running.push(section)
+            if average is not None:
+                yield average
 
 
 def average_stats(path: str | os.PathLike[str], a: int, b: int) -> list[list[float]]:
