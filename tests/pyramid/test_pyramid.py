@@ -188,7 +188,7 @@ def test_float16_becomes_float32(make_mrc, tmp_path):
     assert np.array_equal(np.frombuffer(raw, "<f4"), data.astype(np.float32).ravel())
 
 
-def _traced_peak(make_mrc, rng, tmp_path, nz):
+def _traced_peak(make_mrc, rng, tmp_path, nz, ng_format):
     import tracemalloc
 
     data = rng.integers(0, 255, (nz, 64, 256), endpoint=True).astype(np.uint8)
@@ -196,17 +196,19 @@ def _traced_peak(make_mrc, rng, tmp_path, nz):
     del data
     tracemalloc.start()
     try:
-        make_pyramid(mrc, tmp_path / f"n{nz}")
+        make_pyramid(mrc, tmp_path / f"n{nz}", ng_format=ng_format, zarr_out=tmp_path / f"z{nz}.ome.zarr")
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
 
 
-def test_memory_does_not_grow_with_depth(make_mrc, rng, tmp_path):
+@pytest.mark.parametrize("ng_format", ["precomputed", "both"])
+def test_memory_does_not_grow_with_depth(make_mrc, rng, tmp_path, ng_format):
     # 150 vs 2400 sections of 64 x 256 uint8 (2.3 vs 37.5 MiB): the peak (one 1 MiB band, the
-    # histogram's 4 MiB bincount temporary, one level-1 row) is the same, far below the volume
-    shallow = _traced_peak(make_mrc, rng, tmp_path, 150)
-    deep = _traced_peak(make_mrc, rng, tmp_path, 2400)
+    # histogram's 4 MiB bincount temporary, one level-1 row per format) is the same, far below
+    # the volume
+    shallow = _traced_peak(make_mrc, rng, tmp_path, 150, ng_format)
+    deep = _traced_peak(make_mrc, rng, tmp_path, 2400, ng_format)
     assert deep < 1.2 * shallow, (shallow, deep)
     assert deep < 37.5 * 2**20 / 4, deep
 

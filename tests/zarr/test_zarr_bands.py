@@ -5,10 +5,8 @@ shape, dtype, worker count and ``--ng-format``."""
 
 from __future__ import annotations
 
-import tracemalloc
 from pathlib import Path
 
-import numpy as np
 import pytest
 from test_zarr_writer import make_volume, write_streamed
 
@@ -73,24 +71,3 @@ def test_anisotropic_precomputed_chunks_fall_back_to_slabs(make_mrc, rng, tmp_pa
     assert files(tmp_path / "both" / "v.ome.zarr") == expected == files(tmp_path / "only" / "v.ome.zarr")
     make_pyramid(mrc, tmp_path / "alone", chunk=CHUNK)
     assert files(tmp_path / "neuro") == files(tmp_path / "alone")
-
-
-def _traced_peak(make_mrc, rng, tmp_path, nz: int) -> int:
-    data = rng.integers(0, 255, (nz, 64, 256), endpoint=True).astype(np.uint8)
-    mrc = make_mrc(f"deep{nz}.mrc", data)
-    del data
-    tracemalloc.start()
-    try:
-        make_pyramid(mrc, tmp_path / f"n{nz}", ng_format="both", zarr_out=tmp_path / f"z{nz}.ome.zarr")
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
-def test_both_formats_memory_does_not_grow_with_depth(make_mrc, rng, tmp_path):
-    # 150 vs 2400 sections of 64 x 256 uint8 (2.3 vs 37.5 MiB): bands, level-1 rows and the
-    # histogram bound the peak, not the depth
-    shallow = _traced_peak(make_mrc, rng, tmp_path, 150)
-    deep = _traced_peak(make_mrc, rng, tmp_path, 2400)
-    assert deep < 1.2 * shallow, (shallow, deep)
-    assert deep < 37.5 * 2**20 / 4, deep
