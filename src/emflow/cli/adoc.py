@@ -11,7 +11,7 @@ from emflow.adoc.params import shown
 from emflow.errors import EmflowInputError
 
 
-def _parse_set(pairs: tuple[str, ...]) -> dict[str, str]:
+def parse_set_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
     """``key=value`` strings -> dict (split at the first '='; the value is validated later)."""
     extra: dict[str, str] = {}
     for pair in pairs:
@@ -75,7 +75,7 @@ def adoc(stack: Path, outdir: Path, pixel_size_nm: float | None, bead_size_nm: f
         scope_template=scope_template,
         system_template=system_template,
         user_template=user_template,
-        extra=_parse_set(set_pairs),
+        extra=parse_set_pairs(set_pairs),
         template=template,
     )
     click.echo(str(write_adoc(stack, outdir, params)))

@@ -21,9 +21,9 @@ DEMO_TILT_AXIS_DEG = 90.0
 def _adoc_params(**values: object) -> dict[str, object]:
     """AdocParams field values, validated before any work (EmflowInputError -> exit 2)."""
     from emflow.adoc import AdocParams, validate_params
-    from emflow.cli.adoc import _parse_set
+    from emflow.cli.adoc import parse_set_pairs
 
-    values["extra"] = _parse_set(values.pop("set_pairs"))  # type: ignore[arg-type]
+    values["extra"] = parse_set_pairs(values.pop("set_pairs"))  # type: ignore[arg-type]
     validate_params(AdocParams(**values))  # type: ignore[arg-type]
     return {k: v for k, v in values.items() if v is not None}
 
