@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from test_zarr_writer import make_volume, write_streamed
 
 from emflow.pyramid import make as make_module
 from emflow.pyramid import make_pyramid
+from emflow.pyramid.zarr_writer import ZarrPyramidWriter
 
 CHUNK = 16
 
@@ -71,3 +73,26 @@ def test_anisotropic_precomputed_chunks_fall_back_to_slabs(make_mrc, rng, tmp_pa
     assert files(tmp_path / "both" / "v.ome.zarr") == expected == files(tmp_path / "only" / "v.ome.zarr")
     make_pyramid(mrc, tmp_path / "alone", chunk=CHUNK)
     assert files(tmp_path / "neuro") == files(tmp_path / "alone")
+
+
+def test_band_intake_refuses_misuse(tmp_path):
+    writer = ZarrPyramidWriter(tmp_path / "a.ome.zarr", (8, 40, 40), np.uint8, (1, 1, 1), 16)
+    with pytest.raises(ValueError, match="band_writer first"):
+        writer.add_band(np.zeros((4, 8, 20), np.uint8), row_done=False)
+    band = writer.band_writer()
+    assert (band.chunks, band.dtype, band.downsample) == ((8, 16, 16), "|u1", True)
+    with pytest.raises(ValueError, match="written by band jobs"):
+        writer.add_slab(0, np.zeros((8, 40, 40), np.uint8))
+    with pytest.raises(ValueError, match="does not fit"):
+        writer.add_band(np.zeros((4, 8, 20), np.uint8), row_done=True)  # a row of 8, not 20, rows
+    writer.add_band(np.zeros((2, 20, 20), np.uint8), row_done=True)
+    with pytest.raises(ValueError, match="only 2 of 4 level-1 sections"):
+        writer.close()
+    writer.abort()
+
+    slabs = ZarrPyramidWriter(tmp_path / "b.ome.zarr", (8, 40, 40), np.uint8, (1, 1, 1), 16)
+    slabs.add_slab(0, np.zeros((2, 40, 40), np.uint8))
+    with pytest.raises(ValueError, match="already added"):
+        slabs.band_writer()
+    slabs.abort()
+    assert list(tmp_path.iterdir()) == []

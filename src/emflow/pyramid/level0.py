@@ -13,8 +13,9 @@ One job reads a band of one chunk-row along z and one chunk along y (about 64 x 
 converts it (int8 + 128, int16 + 32768), counts its histogram, writes its level-0 chunks and
 returns the band's 2x2x2 mean for level 1. With OME-Zarr (``job.zarr``) it first writes the
 band's native values as zarr level-0 chunks too and returns their level-1 mean: one read of the
-file serves both formats, and the costly chunk compression runs in the worker processes. Jobs run in a process pool (true parallelism for
-numpy's histogram and the many small file writes); the parent only assembles level-1 rows.
+file serves both formats, and the costly chunk compression runs in the worker processes. Jobs
+run in a process pool (true parallelism for numpy's histogram, the codec and the many small
+file writes); the parent only assembles level-1 rows.
 """
 
 from __future__ import annotations

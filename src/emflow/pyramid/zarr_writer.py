@@ -200,7 +200,7 @@ def chunk_tasks(part: np.ndarray, origin_zy: tuple[int, int], chunks: Sequence[i
 def write_chunk(level_folder: str | os.PathLike[str], index_zyx: Sequence[int], block: np.ndarray,
                 chunks: Sequence[int], codec: Blosc) -> None:
     """Compress one chunk (zero-padded to ``chunks`` at the volume's edges, as zarr stores it)
-    and write it as ``LEVEL/iz/iy/ix``. ``block`` must be little-endian."""
+    and write it little-endian as ``LEVEL/iz/iy/ix``."""
     stored = block.dtype.newbyteorder("<")
     if block.shape != tuple(chunks):
         padded = np.zeros(chunks, dtype=stored)
