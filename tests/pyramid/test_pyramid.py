@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from folder_bytes import folder_bytes
 
 from emflow.cli import main
 from emflow.errors import EmflowInputError
@@ -162,17 +163,13 @@ def test_big_endian_input(tmp_path):
     assert np.array_equal(np.frombuffer(raw, "<u2"), data.astype(np.int32).ravel() + 32768)
 
 
-def _tree(folder):
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
 def test_slab_path_equals_band_path(make_mrc, rng, tmp_path):
     # with OME-Zarr the pass is slab-based in this process; without it level 0 runs in band jobs
     data = rng.integers(0, 65535, (70, 37, 75), endpoint=True).astype(np.uint16)
     mrc = make_mrc("v.mrc", data, (7.0, 7.0, 14.0))
     a = make_pyramid(mrc, tmp_path / "bands", workers=2)
     b = make_pyramid(mrc, tmp_path / "slabs", ng_format="both", zarr_out=tmp_path / "v.ome.zarr")
-    assert _tree(tmp_path / "bands") == _tree(tmp_path / "slabs")
+    assert folder_bytes(tmp_path / "bands") == folder_bytes(tmp_path / "slabs")
     assert a.minmax == b.minmax and a.stats == b.stats
     c = make_pyramid(mrc, tmp_path / "unused", ng_format="zarr", zarr_out=tmp_path / "only.ome.zarr")
     assert c.outdir is None and not (tmp_path / "unused").exists() and c.minmax == a.minmax
@@ -228,9 +225,9 @@ def test_gzip_pyramid_decompresses_to_the_raw_one(make_mrc, rng, tmp_path):
     mrc = make_mrc("v.mrc", data, (7.0, 7.0, 7.0))
     make_pyramid(mrc, tmp_path / "raw", workers=2)
     make_pyramid(mrc, tmp_path / "gz", workers=2, gzip=True)
-    raw = _tree(tmp_path / "raw")
+    raw = folder_bytes(tmp_path / "raw")
     unzipped = {name.removesuffix(".gz"): gzip.decompress(body) if name.endswith(".gz") else body
-                for name, body in _tree(tmp_path / "gz").items()}
+                for name, body in folder_bytes(tmp_path / "gz").items()}
     assert unzipped == raw and len(raw) == 9  # info, 3 x 2 chunks at full resolution, 2 at the next scale
 
 

@@ -5,10 +5,10 @@ shape, dtype, worker count and ``--ng-format``."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
+from folder_bytes import folder_bytes
 from test_zarr_writer import make_volume, write_streamed
 
 from emflow.pyramid import make as make_module
@@ -16,10 +16,6 @@ from emflow.pyramid import make_pyramid
 from emflow.pyramid.zarr_writer import ZarrPyramidWriter
 
 CHUNK = 16
-
-
-def files(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def no_slab_pass(*args, **kwargs):
@@ -39,7 +35,7 @@ def no_slab_pass(*args, **kwargs):
 def test_band_jobs_write_the_slab_writers_bytes(make_mrc, rng, tmp_path, monkeypatch, dtype, shape, workers):
     volume = make_volume(dtype, rng, shape)
     mrc = make_mrc("v.mrc", volume, (10.0, 10.0, 10.0))
-    expected = files(write_streamed(tmp_path / "slabs" / "v.ome.zarr", volume, [7], chunk=CHUNK, voxel_nm=(1.0, 1.0, 1.0)))
+    expected = folder_bytes(write_streamed(tmp_path / "slabs" / "v.ome.zarr", volume, [7], chunk=CHUNK, voxel_nm=(1.0, 1.0, 1.0)))
     assert len(expected) > 10
 
     monkeypatch.setattr(make_module, "_stream", no_slab_pass)
@@ -47,13 +43,13 @@ def test_band_jobs_write_the_slab_writers_bytes(make_mrc, rng, tmp_path, monkeyp
                         chunk=CHUNK, workers=workers)
     only = make_pyramid(mrc, tmp_path / "unused", ng_format="zarr", zarr_out=tmp_path / "only" / "v.ome.zarr",
                         chunk=CHUNK, workers=workers)
-    assert files(tmp_path / "both" / "v.ome.zarr") == expected
-    assert files(tmp_path / "only" / "v.ome.zarr") == expected
+    assert folder_bytes(tmp_path / "both" / "v.ome.zarr") == expected
+    assert folder_bytes(tmp_path / "only" / "v.ome.zarr") == expected
     assert only.outdir is None and not (tmp_path / "unused").exists()
 
     # the precomputed half of `both` is the precomputed-only pyramid, and the statistics agree
     alone = make_pyramid(mrc, tmp_path / "alone", chunk=CHUNK, workers=workers)
-    assert files(tmp_path / "neuro") == files(tmp_path / "alone")
+    assert folder_bytes(tmp_path / "neuro") == folder_bytes(tmp_path / "alone")
     assert both.minmax == only.minmax == alone.minmax
 
 
@@ -62,7 +58,7 @@ def test_anisotropic_precomputed_chunks_fall_back_to_slabs(make_mrc, rng, tmp_pa
     # split zarr's 16-deep chunks; `both` streams slabs, `zarr` alone still uses its own bands
     volume = make_volume("uint16", rng, (45, 67, 131))
     mrc = make_mrc("v.mrc", volume, (8.0, 8.0, 12.0))
-    expected = files(write_streamed(tmp_path / "slabs" / "v.ome.zarr", volume, [5], chunk=CHUNK, voxel_nm=(1.2, 0.8, 0.8)))
+    expected = folder_bytes(write_streamed(tmp_path / "slabs" / "v.ome.zarr", volume, [5], chunk=CHUNK, voxel_nm=(1.2, 0.8, 0.8)))
     calls = []
     slab_pass = make_module._stream
     monkeypatch.setattr(make_module, "_stream", lambda *a, **k: calls.append(1) or slab_pass(*a, **k))
@@ -70,9 +66,9 @@ def test_anisotropic_precomputed_chunks_fall_back_to_slabs(make_mrc, rng, tmp_pa
     assert calls == [1]
     make_pyramid(mrc, tmp_path / "unused", ng_format="zarr", zarr_out=tmp_path / "only" / "v.ome.zarr", chunk=CHUNK)
     assert calls == [1]
-    assert files(tmp_path / "both" / "v.ome.zarr") == expected == files(tmp_path / "only" / "v.ome.zarr")
+    assert folder_bytes(tmp_path / "both" / "v.ome.zarr") == expected == folder_bytes(tmp_path / "only" / "v.ome.zarr")
     make_pyramid(mrc, tmp_path / "alone", chunk=CHUNK)
-    assert files(tmp_path / "neuro") == files(tmp_path / "alone")
+    assert folder_bytes(tmp_path / "neuro") == folder_bytes(tmp_path / "alone")
 
 
 def test_band_intake_refuses_misuse(tmp_path):

@@ -150,7 +150,7 @@ def iter_bands(job: BandJob, workers: int, work: Callable[..., T] = run_band) ->
     if workers > 1:
         # fork is fastest; with other threads alive (a caller's pool) fork is unsafe: forkserver
         method = "fork" if threading.active_count() == 1 else "forkserver"
-        initializer = _no_blosc_threads if getattr(job, "zarr", None) is not None else None
+        initializer = _no_blosc_threads if job.zarr is not None else None
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method), initializer=initializer)
     try:
         pending: deque[Future | tuple] = deque()
