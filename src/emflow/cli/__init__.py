@@ -42,6 +42,7 @@ COMMANDS: dict[str, str] = {
     "tilt-movie": "emflow.cli.movies:tilt_movie",
     "validate-assets": "emflow.cli.manifest:validate_assets",
     "validate-params": "emflow.cli.validate_params:validate_params",
+    "view": "emflow.cli.view:view",
     "zarr": "emflow.cli.zarr:zarr",
 }
 
