@@ -139,13 +139,14 @@ def test_same_outputs_as_local_runner(test_run):
     files = published(local)
     assert published(nf) == files
     assert f"{B}/neuro-{B}/info" in files and f"{B}/brt/{B}_rec.mrc" in files and "report.html" in files
+    assert f"{B}/{B}_neuroglancer.json" in files
     for rel in sorted(files):
         a, b = local / rel, nf / rel
         if rel.endswith(".mrc"):
             mrc_equal(a, b)
         elif rel.endswith(".mp4"):
             assert movie_shape(a) == movie_shape(b), rel
-        elif f"neuro-{B}/" in rel or rel.endswith(("_min_max.json", ".jpg")):
+        elif f"neuro-{B}/" in rel or rel.endswith(("_min_max.json", "_neuroglancer.json", ".jpg")):
             assert a.read_bytes() == b.read_bytes(), rel
     assert movie_shape(nf / B / f"tiltMov_{B}.mp4") == (77, 1024, 1024, "h264")
     assert movie_shape(nf / B / f"keyMov_{B}.mp4") == (60, 1024, 1024, "h264")

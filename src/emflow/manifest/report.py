@@ -1,8 +1,9 @@
 """``OUT/report.html``: one self-contained page per run (SPEC §8, issue 10).
 
 A row per series: thumbnail, key image, the tilt and reconstruction movies in ``<video>``, the
-visual min/max, the reconstruction backend (preview flagged), step timings, and for a failed
-series its message. Links are relative to OUT, so the page works opened as a file, and the CSS
+visual min/max, the reconstruction backend (preview flagged), step timings, an "Open in
+Neuroglancer" link (``neuroglancer/v/B/``, served by ``emflow view OUT``; opened as a file the page
+says so), and for a failed series its message. Links are relative to OUT, so the page works opened as a file, and the CSS
 is inline with a print layout. Built from the assets manifest alone.
 
 Public functions
@@ -32,7 +33,7 @@ th{background:#f2f2f2} img.thumb{width:100px;height:auto} img.key{width:180px;he
 video{width:180px;height:180px;background:#000} td.details{min-width:12rem;overflow-wrap:anywhere} .status-success{color:#176417;font-weight:600}
 .status-error{color:#b00020;font-weight:600} .preview{background:#fff3cd;padding:.1rem .3rem;border-radius:3px}
 .msg{font-family:ui-monospace,monospace;white-space:pre-wrap;overflow-wrap:anywhere;color:#b00020}
-.pair{white-space:nowrap;margin-right:.5rem}
+.pair{white-space:nowrap;margin-right:.5rem} .ng-note{color:#555;font-size:.9em}
 @media print{body{margin:0} video{display:none} tr{page-break-inside:avoid} a{color:inherit}}
 """
 
@@ -83,6 +84,9 @@ def _details(entry: dict[str, Any], assets: dict[str, dict[str, Any]]) -> str:
             ("min", "neuroglancerPrecomputedMin"), ("max", "neuroglancerPrecomputedMax"),
             ("floor", "neuroglancerPrecomputedFloor"), ("limit", "neuroglancerPrecomputedLimit")))
         parts.append(f'<div>visual min/max: {pairs} <a href="{_href(ng["path"])}/">pyramid</a></div>')
+    viewer = _viewer_link(assets)
+    if viewer:
+        parts.append(viewer)
     for kind in ("averagedVolume", "volume", "neuroglancerZarr"):
         if kind in assets:
             parts.append(f'<div>{_e(kind)}: <a href="{_href(assets[kind]["path"])}">{_e(Path(assets[kind]["path"]).name)}</a></div>')
@@ -97,6 +101,19 @@ def _details(entry: dict[str, Any], assets: dict[str, dict[str, Any]]) -> str:
     if entry.get("message"):
         parts.append(f'<div class="msg">{_e(entry["message"])}</div>')
     return "".join(parts)
+
+
+def _viewer_link(assets: dict[str, dict[str, Any]]) -> str:
+    """"Open in Neuroglancer" for a tomogram's pyramid or OME-Zarr (``B/neuro-B``, ``B/B.ome.zarr``):
+    the viewer page of `emflow view`, relative to OUT; the note shows when the page is a file."""
+    for kind, pattern in (("neuroglancerPrecomputed", "{B}/neuro-{B}"), ("neuroglancerZarr", "{B}/{B}.ome.zarr")):
+        path = assets.get(kind, {}).get("path", "")
+        series = path.split("/", 1)[0]
+        if series and path == pattern.format(B=series):
+            return (f'<div><a class="ng-link" href="{_href(f"neuroglancer/v/{series}/")}">Open in Neuroglancer</a>'
+                    f' <span class="ng-note">(works when this report is served by <code>emflow view OUT</code>, '
+                    f'OUT = the folder of this report: open the address it prints)</span></div>')
+    return ""
 
 
 def _row(entry: dict[str, Any]) -> str:
@@ -126,7 +143,11 @@ def render_report(assets: dict[str, Any], title: str = "emflow run report") -> s
 <table><thead><tr><th>series</th><th>thumbnail</th><th>key image</th><th>tilt movie</th><th>reconstruction movie</th><th>details</th></tr></thead>
 <tbody>
 {rows}
-</tbody></table></body></html>
+</tbody></table>
+<script>
+// served by `emflow view`: the viewer links work, so the note on how to get there goes
+if (location.protocol !== "file:") document.querySelectorAll(".ng-note").forEach(e => e.remove());
+</script></body></html>
 """
 
 

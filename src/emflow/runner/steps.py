@@ -197,16 +197,21 @@ def pyramid_source(ctx: SeriesContext) -> Path:
 
 
 def pyramid(ctx: SeriesContext) -> StepResult:
-    """``neuro-B/`` (and/or ``B.ome.zarr`` with --ng-format zarr|both) and ``B_min_max.json``."""
+    """``neuro-B/`` (and/or ``B.ome.zarr`` + ``B_shader.json`` with --ng-format zarr|both),
+    ``B_min_max.json`` and the viewer state ``B_neuroglancer.json`` (as NG_PYRAMID writes them)."""
     from emflow.pyramid import make_pyramid
+    from emflow.pyramid.shader import write_shader_json
+    from emflow.view.state import write_state
 
     source, fmt = pyramid_source(ctx), ctx.options.ng_format
     neuro = ctx.series_dir / f"neuro-{ctx.name}"
     zarr = ctx.series_dir / f"{ctx.name}.ome.zarr"
     minmax = ctx.series_dir / f"{ctx.name}_min_max.json"
-    make_pyramid(source, neuro, minmax_json=minmax, overwrite=True, workers=ctx.options.cpus_per_series,
-                 ng_format=fmt, zarr_out=zarr if fmt != "precomputed" else None)
-    outputs = ([neuro] if fmt != "zarr" else []) + ([zarr] if fmt != "precomputed" else []) + [minmax]
+    result = make_pyramid(source, neuro, minmax_json=minmax, overwrite=True, workers=ctx.options.cpus_per_series,
+                          ng_format=fmt, zarr_out=zarr if fmt != "precomputed" else None)
+    shader = [write_shader_json(zarr, result.stats, source)] if result.zarr_out is not None else []
+    state = write_state(ctx.series_dir, ctx.name)
+    outputs = ([neuro] if fmt != "zarr" else []) + ([zarr] if fmt != "precomputed" else []) + [minmax] + shader + [state]
     return StepResult([source], outputs)
 
 
