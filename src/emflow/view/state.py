@@ -90,8 +90,9 @@ def _precomputed_volume(folder: Path, name: str) -> dict[str, Any]:
         contrast = contrast_from_minmax(_read_json(minmax_path))
     except ValueError as exc:
         raise EmflowInputError(minmax_path, str(exc)) from exc
-    # precomputed voxel i covers [i, i + 1): the volume's centre is offset + size / 2
-    centre = [o + n / 2 for o, n in zip(offset, size)]
+    # precomputed voxel i covers [i, i + 1): the middle voxel's centre (never a voxel boundary,
+    # where the section shown would depend on rounding)
+    centre = [o + n // 2 + 0.5 for o, n in zip(offset, size)]
     return {"source": f"precomputed://{BASE_URL}/{PRECOMPUTED_DIR.format(B=name)}", "size": size,
             "voxel_nm": voxel_nm, "centre": centre, "contrast": contrast}
 
@@ -130,8 +131,9 @@ def _zarr_volume(folder: Path, name: str) -> dict[str, Any]:
     except ValueError as exc:
         raise EmflowInputError(shader_path if shader_path.is_file() else folder / MINMAX_FILE.format(B=name), str(exc)) from exc
     size = [int(shape[a]) for a in "xyz"]
-    # OME-Zarr coordinates name voxel centres: voxel i covers [i - 1/2, i + 1/2)
-    centre = [(n - 1) / 2 for n in size]
+    # OME-Zarr coordinates name voxel centres (voxel i covers [i - 1/2, i + 1/2)): the same
+    # middle voxel as the precomputed volume's
+    centre = [float(n // 2) for n in size]
     return {"source": f"zarr://{BASE_URL}/{ZARR_DIR.format(B=name)}", "size": size,
             "voxel_nm": [float(voxel[a]) for a in "xyz"], "centre": centre, "contrast": contrast}
 
@@ -141,7 +143,7 @@ def series_state(folder: str | os.PathLike[str], name: str) -> dict[str, Any]:
 
     The precomputed pyramid ``neuro-NAME`` (with ``NAME_min_max.json``) when present, else the
     OME-Zarr ``NAME.ome.zarr``; sources under `BASE_URL` (the folder's URL). The view: one image
-    layer named NAME, position at the volume's centre, 4 panels (xy, xz, yz, 3D) zoomed so
+    layer named NAME, position at the centre of the middle voxel (index n // 2 on each axis), 4 panels (xy, xz, yz, 3D) zoomed so
     the largest extent fits a panel of 400 pixels.
     """
     folder = Path(folder)
