@@ -33,3 +33,19 @@ def test_spaces_in_paths_are_url_encoded_and_scenes_counted() -> None:
     html = render_report({"status": "success", "files": [entry]})
     assert 'src="HQ%20Images/slide%201/thumb.jpg"' in html and "3 images (scenes)" in html
     assert render_report({"status": "error", "files": []}).count("no tilt series found") == 1
+
+
+def test_open_in_neuroglancer_link_per_tomogram_series() -> None:
+    def series(name: str, kind: str, path: str) -> dict:
+        return _entry(title=name, imageSet=[{"imageName": name, "imageMetadata": {},
+                                             "assets": [{"type": kind, "path": path, "metadata": {}}]}])
+
+    html = render_report({"status": "success", "files": [
+        series("B 1", "neuroglancerPrecomputed", "B 1/neuro-B 1"),
+        series("C", "neuroglancerZarr", "C/C.ome.zarr"),
+        series("slide", "neuroglancerZarr", "HQ_Images/slide.ome.zarr"),  # spatialomics: not a tomogram
+    ]})
+    assert re.findall(r'class="ng-link" href="([^"]+)"', html) == ["neuroglancer/v/B%201/", "neuroglancer/v/C/"]
+    # opened as a file the page says how to get there; served (http) a script removes the note
+    assert html.count('class="ng-note"') == 2 and "<code>emflow view OUT</code>" in html
+    assert 'location.protocol !== "file:"' in html
