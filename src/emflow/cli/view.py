@@ -43,7 +43,8 @@ def view(out: Path, series: tuple[str, ...], port: int, bind: str, no_browser: b
     if not no_browser:
         import webbrowser
 
-        webbrowser.open(server.viewer_url(server.series[0]) if len(server.series) == 1 else server.index_url)
+        if not webbrowser.open(server.viewer_url(server.series[0]) if len(server.series) == 1 else server.index_url):
+            click.echo("no web browser found here: open the URL above in one", err=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

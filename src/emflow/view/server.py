@@ -364,7 +364,7 @@ class ViewServer:
         try:
             self.httpd = server_class((bind, port), _Handler)
         except OSError as exc:
-            raise EmflowInputError(f"--bind {bind} --port {port}", f"cannot listen ({exc.strerror or exc})") from exc
+            raise EmflowInputError(f"--bind {bind} --port {port}", f"cannot listen ({exc.strerror or exc}); choose another --port (0: any free one)") from exc
         self.httpd.root = self.out.resolve()
         self.httpd.client = client
         self.httpd.series = self.series
