@@ -137,7 +137,7 @@ def expected_xy_panel(volume: np.ndarray, state: dict, panel: dict, scheme: str)
     return np.where(inside, np.clip((values - lo) / (hi - lo), 0, 1) * 255, np.nan)
 
 
-def open_and_check(view: ViewProcess, out: Path, scheme: str, png: Path) -> dict:
+def open_and_check(view: ViewProcess, out: Path, scheme: str, png: Path, capsys: pytest.CaptureFixture) -> dict:
     name = view.name
     with browser(SIZE) as driver:
         driver.get(view.url)
@@ -157,7 +157,8 @@ def open_and_check(view: ViewProcess, out: Path, scheme: str, png: Path) -> dict
         probes = ("favicon.ico", "zarr.json", ".zarray", ".zattrs", ".zgroup")
         errors = [e["message"] for e in driver.get_log("browser")
                   if e.get("level") == "SEVERE" and not any(p in e["message"] for p in probes)]
-    print(f"emflow view screenshot ({scheme}): {png}")
+    with capsys.disabled():  # into the log even when the test passes
+        print(f"\nemflow view screenshot ({scheme}): {png}")
     from PIL import Image
 
     with Image.open(png) as im:
@@ -191,12 +192,12 @@ def check_drawn(result: dict) -> None:
 
 @pytest.mark.browser
 @pytest.mark.timeout(900)
-def test_emflow_view_shows_demo_precomputed(demo_outputs: dict[str, Path], view, artifacts: Path) -> None:
+def test_emflow_view_shows_demo_precomputed(demo_outputs: dict[str, Path], view, artifacts: Path, capsys) -> None:
     out = demo_outputs["precomputed"]
     served = view(out)
     name = served.name
     assert served.url == f"http://127.0.0.1:{served.port}/neuroglancer/v/{name}/"
-    result = open_and_check(served, out, "precomputed", artifacts / "emflow_view_precomputed.png")
+    result = open_and_check(served, out, "precomputed", artifacts / "emflow_view_precomputed.png", capsys)
     layer = result["state"]["layers"][0]
     minmax = json.loads((out / name / f"{name}_min_max.json").read_text())
     assert layer["source"] == f"precomputed://http://127.0.0.1:{served.port}/{name}/neuro-{name}"
@@ -221,12 +222,12 @@ def test_emflow_view_shows_demo_precomputed(demo_outputs: dict[str, Path], view,
 
 @pytest.mark.browser
 @pytest.mark.timeout(900)
-def test_emflow_view_shows_demo_ome_zarr(demo_outputs: dict[str, Path], view, artifacts: Path) -> None:
+def test_emflow_view_shows_demo_ome_zarr(demo_outputs: dict[str, Path], view, artifacts: Path, capsys) -> None:
     out = demo_outputs["zarr"]
     served = view(out)
     name = served.name
     assert not (out / name / f"neuro-{name}").exists()
-    result = open_and_check(served, out, "zarr", artifacts / "emflow_view_zarr.png")
+    result = open_and_check(served, out, "zarr", artifacts / "emflow_view_zarr.png", capsys)
     layer = result["state"]["layers"][0]
     shader = json.loads((out / name / f"{name}_shader.json").read_text())["shaderParameters"]
     assert layer["source"] == f"zarr://http://127.0.0.1:{served.port}/{name}/{name}.ome.zarr"
