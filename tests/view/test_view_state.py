@@ -76,6 +76,10 @@ def test_state_file_is_deterministic_and_cli_writes_the_same_bytes(precomputed_s
     assert result.exit_code == 0, result.output
     assert (out / "B_neuroglancer.json").read_bytes() == first
     assert load_state(out, "B") == json.loads(first)
+    refused = CliRunner().invoke(cli, ["pyramid", str(tmp_path / "B_full_rec.mrc"), str(tmp_path / "x" / "neuro-B"),
+                                       "--neuroglancer-json", str(tmp_path / "x" / "B_neuroglancer.json")])
+    assert refused.exit_code == 2 and "--neuroglancer-json needs --minmax-json" in refused.output
+    assert not (tmp_path / "x").exists()
 
 
 def test_zarr_only_state_takes_the_shader_json(make_mrc, tmp_path: Path) -> None:
