@@ -17,7 +17,7 @@ def _entry(**overrides) -> dict:
 def test_text_is_escaped_and_links_are_relative() -> None:
     evil = _entry(primaryFilePath="<script>alert(1)</script>.mrc", status="error",
                   message='check: "<img src=x onerror=alert(1)>" & more', imageSet=[])
-    html = render_report({"status": "partial", "files": [_entry(), evil]})
+    html = render_report({"status": "success", "files": [_entry(), evil]})
     assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;.mrc" in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html and "&amp; more" in html
     assert 'src="x/keyimg_x.jpg"' in html

@@ -7,7 +7,7 @@ A series is ``success`` when no step recorded an error and every asset file exis
 
 Public functions
 ----------------
-build_assets(out, input_dir, status_dirs=())   -> dict
+build_assets(out, input_dir, status_dirs=())   -> dict (top-level status: emflow.manifest.portal)
 series_assets(out, name)                        -> list of {"type", "path"[, "metadata"]}
 validate_assets(obj_or_path)                    raise EmflowInputError on the first problem
 load_schema()                                   the JSON Schema kept beside this file
@@ -24,6 +24,7 @@ from typing import Any
 
 from emflow import __version__
 from emflow.errors import EmflowInputError
+from emflow.manifest.portal import manifest_of, neuroglancer_metadata
 from emflow.runner.discover import Series, discover_series
 from emflow.runner.status import read_records
 
@@ -65,8 +66,10 @@ def series_assets(out: Path, name: str) -> tuple[list[dict[str, Any]], list[str]
         if kind in ("neuroglancerPrecomputed", "neuroglancerZarr"):
             minmax = folder / MINMAX_FILE.format(B=name)
             try:
-                asset["metadata"] = json.loads(minmax.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
+                metadata = json.loads(minmax.read_text(encoding="utf-8"))
+                # the portal's two generations read the precomputed asset's metadata (SPEC §8)
+                asset["metadata"] = neuroglancer_metadata(metadata) if kind == "neuroglancerPrecomputed" else metadata
+            except (OSError, ValueError, KeyError, TypeError):
                 missing.append(minmax.name)
         assets.append(asset)
     return assets, sorted(set(missing), key=missing.index)
@@ -170,9 +173,7 @@ def build_assets(out: str | os.PathLike[str], input_dir: str | os.PathLike[str],
     for s in series:
         dirs = ([] if s.error else [out / s.basename / ".emflow"]) + extra
         files.append(_entry(s, out, _records_for(s.basename, dirs)))
-    ok = sum(f["status"] == "success" for f in files)
-    status = "success" if files and ok == len(files) else "partial" if ok else "error"
-    return {"status": status, "files": files}
+    return manifest_of(files)
 
 
 @functools.lru_cache(maxsize=1)

@@ -131,14 +131,16 @@ def render_report(assets: dict[str, Any], title: str = "emflow run report") -> s
     """The HTML page for a manifest (``assets.json`` as a dict)."""
     files = assets.get("files", [])
     ok = sum(f.get("status") == "success" for f in files)
+    # "success" is the portal's any-file rule: say plainly when some files failed all the same
+    verdict = "all succeeded" if files and ok == len(files) else "none succeeded" if not ok else f"{len(files) - ok} failed"
+    css = "success" if files and ok == len(files) else "error"
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     rows = "\n".join(_row(f) for f in files) or '<tr><td colspan="6">no tilt series found</td></tr>'
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{_e(title)}</title><style>{CSS}</style></head>
 <body><h1>{_e(title)}</h1>
-<div class="meta">status <b class="status-{'success' if assets.get('status') == 'success' else 'error'}">{_e(assets.get('status', ''))}</b>:
-{ok} of {len(files)} series succeeded &middot; emflow {_e(__version__)} &middot; {stamp} &middot;
+<div class="meta">status {_e(assets.get('status', ''))}: <b class="status-{css}">{ok} of {len(files)} series succeeded ({verdict})</b> &middot; emflow {_e(__version__)} &middot; {stamp} &middot;
 <a href="assets.json">assets.json</a> &middot; <a href="run_log.txt">run_log.txt</a></div>
 <table><thead><tr><th>series</th><th>thumbnail</th><th>key image</th><th>tilt movie</th><th>reconstruction movie</th><th>details</th></tr></thead>
 <tbody>

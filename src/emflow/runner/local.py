@@ -264,6 +264,7 @@ def run_folder(
     """
     from emflow import __version__
     from emflow.manifest import write_manifest
+    from emflow.manifest.portal import every_file_succeeded
 
     input_dir, out = Path(input_dir).absolute(), Path(out).absolute()
     series, ignored = discover_series(input_dir)
@@ -288,4 +289,4 @@ def run_folder(
                      f"succeeded; status {assets['status']}; see {out / 'report.html'}", show=True)
     finally:
         progress.close()
-    return 0 if assets["status"] == "success" else 1
+    return 0 if every_file_succeeded(assets) else 1
