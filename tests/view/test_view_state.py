@@ -83,7 +83,7 @@ def test_state_file_is_deterministic_and_cli_writes_the_same_bytes(precomputed_s
 
 
 def test_zarr_only_state_takes_the_shader_json(make_mrc, tmp_path: Path) -> None:
-    from emflow.pyramid.zarr_writer import write_zarr
+    from emflow.pyramid.zarr import write_zarr
 
     src = make_mrc("B_full_rec.mrc", volume("int16"), voxel_size_angstrom=VOXEL_A)
     folder = tmp_path / "OUT" / "B"

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import os
 
-from emflow.atomic import write_json_atomic
-from emflow.mrc import read_info
 from emflow.pyramid.make import make_pyramid
-from emflow.pyramid.shader import native_offset, shader_json_path, shader_params_from_stats
+from emflow.pyramid.shader import write_shader_json
+
 
 def write_zarr(volume_path: str | os.PathLike[str], out_path: str | os.PathLike[str], *, chunk: int = 64,
                workers: int = 1, mad: float = 5.0, shader_json: str | os.PathLike[str] | None = None,
@@ -36,6 +35,4 @@ def write_zarr(volume_path: str | os.PathLike[str], out_path: str | os.PathLike[
     """
     result = make_pyramid(volume_path, out_path, mad=mad, chunk=chunk, workers=workers, overwrite=overwrite,
                           force=force, ng_format="zarr", zarr_out=out_path)
-    params = shader_params_from_stats(result.stats, mad, native_offset(read_info(volume_path).dtype))
-    write_json_atomic(shader_json or shader_json_path(out_path), params)
-    return params
+    return write_shader_json(out_path, result.stats, volume_path, mad, shader_json)[1]

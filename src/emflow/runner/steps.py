@@ -209,7 +209,7 @@ def pyramid(ctx: SeriesContext) -> StepResult:
     minmax = ctx.series_dir / f"{ctx.name}_min_max.json"
     result = make_pyramid(source, neuro, minmax_json=minmax, overwrite=True, workers=ctx.options.cpus_per_series,
                           ng_format=fmt, zarr_out=zarr if fmt != "precomputed" else None)
-    shader = [write_shader_json(zarr, result.stats, source)] if result.zarr_out is not None else []
+    shader = [write_shader_json(zarr, result.stats, source)[0]] if result.zarr_out is not None else []
     state = write_state(ctx.series_dir, ctx.name)
     outputs = ([neuro] if fmt != "zarr" else []) + ([zarr] if fmt != "precomputed" else []) + [minmax] + shader + [state]
     return StepResult([source], outputs)
