@@ -34,6 +34,7 @@ from emflow.tilt_angles import find_tilt_angles
 PREVIEW_LABEL = "emflow preview reconstruction (no fiducial alignment)"
 LOG_NAME = "brt_run.log"
 SLAB_BYTES = 256 << 20
+WRITE_BYTES = 16 << 20  # the aligned stack is written this much at a time (write_slab copies)
 BINNED, ALIGNED = "preview.binned", "preview.aligned"  # the stacks the workers share
 
 
@@ -79,7 +80,9 @@ def _write_stack(path: Path, data: np.ndarray, section_stats: np.ndarray, voxel:
     mean = math.fsum(section_stats[:, 2]) / data.size
     with MrcWriter(path, data.shape, np.float32, (voxel,) * 3, origin, labels=[PREVIEW_LABEL],
                    step="preview aligned stack", space_group=0) as writer:
-        writer.write_slab(data)
+        step = max(1, WRITE_BYTES // max(1, data[0].nbytes))
+        for z0 in range(0, data.shape[0], step):  # a few sections per write: no copy of the stack
+            writer.write_slab(data[z0:z0 + step])
         writer.set_stats(float(section_stats[:, 0].min()), float(section_stats[:, 1].max()), mean)
     return path
 
