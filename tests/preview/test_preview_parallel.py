@@ -111,6 +111,27 @@ def test_other_threads_alive_means_one_process():
         thread.join()
 
 
+def test_a_queue_feeder_thread_still_allows_workers():
+    """emflow run's series workers report through a multiprocessing queue (a feeder thread)."""
+    import multiprocessing
+
+    events = multiprocessing.get_context("fork").Queue()
+    events.put("started")  # starts the queue's feeder thread
+    try:
+        assert any(t.name == "QueueFeederThread" for t in threading.enumerate())
+        with PreviewWorkers(2) as workers:
+            assert workers.cpus == 2
+            assert workers.map(_double, [(1,), (2,)]) == [2, 4]
+    finally:
+        assert events.get(timeout=10) == "started"
+        events.close()
+        events.join_thread()
+
+
+def _double(x: int) -> int:
+    return 2 * x
+
+
 def test_chunks_cover_every_item_once():
     assert chunks(10, 3) == [(0, 4), (4, 8), (8, 10)]
     assert chunks(10, 8, min_size=3) == [(0, 3), (3, 6), (6, 9), (9, 10)]

@@ -72,6 +72,14 @@ def chunks(n: int, parts: int, min_size: int = 1) -> list[tuple[int, int]]:
     return [(i, min(n, i + size)) for i in range(0, n, size)]
 
 
+def _fork_is_safe() -> bool:
+    """No thread but this one, or only multiprocessing queue feeders (``emflow run``'s series
+    workers report through a queue): a feeder holds only its own queue's locks, which the
+    forked workers never use."""
+    others = [t for t in threading.enumerate() if t is not threading.current_thread()]
+    return all(t.name == "QueueFeederThread" for t in others)
+
+
 class PreviewWorkers:
     """``cpus`` forked worker processes sharing ``arrays`` (by name, see `shared`), or this
     process alone when ``cpus`` is 1 or other threads are alive (forking would be unsafe).
@@ -86,7 +94,7 @@ class PreviewWorkers:
         _ARRAYS.update(arrays or {})
         self.requested = max(1, int(cpus))
         # fork is what shares the stacks; with other threads alive it is unsafe: one process then
-        self.cpus = self.requested if threading.active_count() == 1 else 1
+        self.cpus = self.requested if _fork_is_safe() else 1
         self._pool: ProcessPoolExecutor | None = None
         if self.cpus > 1:
             self._pool = ProcessPoolExecutor(self.cpus, mp_context=multiprocessing.get_context("fork"))
