@@ -74,7 +74,7 @@ def read_binned_stack(volume: MrcVolume, bin_factor: int, progress: Callable[[st
     if out is None:
         out = np.empty((nz, ny // bin_factor, nx // bin_factor), dtype=np.float32)
     tasks = [(str(volume.info.path), bin_factor, out, z0, z1) for z0, z1 in (workers.split(nz) if workers else [(0, nz)])]
-    for _ in (workers.imap if workers else _local_map)(read_binned_sections, tasks):
+    for _ in (workers.map if workers else _local_map)(read_binned_sections, tasks):
         pass
     if progress:
         progress(f"read and binned {nz} sections of {nx} x {ny} by {bin_factor}")
@@ -235,7 +235,7 @@ def neighbour_shifts(binned: np.ndarray | str, angles_deg: np.ndarray, tilt_axis
     pairs = neighbour_pairs(angles_deg)
     ranges = workers.split(len(pairs), 2) if workers else [(0, len(pairs))]
     tasks = [(binned, tilt_axis_deg, pairs[a:b]) for a, b in ranges]
-    translations = [t for part in (workers.imap if workers else _local_map)(pair_translations, tasks) for t in part]
+    translations = [t for part in (workers.map if workers else _local_map)(pair_translations, tasks) for t in part]
     shifts = np.zeros((len(angles_deg), 2), dtype=np.float64)
     for (i, j, s), (tx, ty) in zip(pairs, translations):
         shifts[i] = ((tx + shifts[j, 0]) / s, ty + shifts[j, 1])
@@ -266,7 +266,7 @@ def apply_alignment(binned: np.ndarray | str, tilt_axis_deg: float, shifts_xy: n
     shifts = np.asarray(shifts_xy, dtype=np.float64)
     ranges = workers.split(nz) if workers else [(0, nz)]
     tasks = [(binned, out, tilt_axis_deg, shifts[z0:z1], z0) for z0, z1 in ranges]
-    stats = np.concatenate(list((workers.imap if workers else _local_map)(align_sections, tasks)))
+    stats = np.concatenate(list((workers.map if workers else _local_map)(align_sections, tasks)))
     return shared(out), stats
 
 

@@ -104,8 +104,16 @@ class PreviewWorkers:
         return chunks(n, 4 * self.cpus if self.cpus > 1 else 1, min_size)
 
     def map(self, func: Callable[..., Any], args_list: Sequence[tuple[Any, ...]]) -> list[Any]:
-        """``[func(*args) for args in args_list]``, in parallel."""
-        return list(self.imap(func, args_list))
+        """``[func(*args) for args in args_list]``, every task submitted at once (for small
+        results: no worker waits for this process to hand it the next task)."""
+        if self._pool is None:
+            return [func(*args) for args in args_list]
+        futures = [self._pool.submit(func, *args) for args in args_list]
+        try:
+            return [future.result() for future in futures]
+        finally:
+            for future in futures:
+                future.cancel()
 
     def imap(self, func: Callable[..., Any], args_list: Sequence[tuple[Any, ...]]) -> Iterator[Any]:
         """Results of ``func(*args)`` in task order; tasks start now, at most ``2 * cpus`` in flight

@@ -98,7 +98,7 @@ def refine_shifts(binned: np.ndarray | str, angles_deg: np.ndarray, tilt_axis_de
     With ``workers`` (``binned`` then names their shared stack) each stage (binning, FBP,
     reprojection, matching) runs its independent parts in parallel, with the same numbers.
     """
-    run = workers.imap if workers else (lambda func, tasks: (func(*args) for args in tasks))
+    run = workers.map if workers else (lambda func, tasks: (func(*args) for args in tasks))
     angles = np.asarray(angles_deg, dtype=float)
     shifts = np.array(shifts_xy, dtype=np.float64)
     nz = len(angles)
