@@ -11,7 +11,8 @@ reconstructed in the same run:
    memory, nothing written, in one process on one core.
 
 Per N it prints wall-clock and CPU time (that process and its workers; on a shared machine the
-CPU time is the stable number: it stays about constant when the scaling is real), the speedup
+CPU time is the stable number: it stays about constant when the scaling is real), CPU/wall (about
+N on idle cores; near N = 1's value when other sessions keep the cores busy), the speedup
 over N = 1 and the ratio to ASTRA FBP alone, the peak memory of the process tree (PSS: shared
 pages counted once; and the parent's own peak RSS), and whether every output file is
 byte-identical to N = 1's. With a CUDA GPU visible to ASTRA it also times the CUDA path.
@@ -204,14 +205,18 @@ def main() -> None:
             reference = digests(args.workdir / f"{name}1")
             print(f"{name}: {args.size} x {args.size} x {args.tilts}, bin {args.bin}, thickness {thickness_binned}; "
                   f"ASTRA FBP alone (1 core): {t_fbp:.2f} s wall, {c_fbp:.2f} s CPU")
-            print(" cpus   wall s    CPU s  speedup  efficiency  vs FBP alone  peak PSS MiB  peak RSS MiB (parent)  "
-                  "identical to 1")
+            print(" cpus   wall s    CPU s  CPU/wall  speedup  efficiency  vs FBP alone  peak PSS MiB  "
+                  "peak RSS MiB (parent)  identical to 1")
             for n, r in runs.items():
                 speedup = runs[1]["wall"] / r["wall"]
                 same = digests(args.workdir / f"{name}{n}") == reference
-                print(f"{n:5d} {r['wall']:8.2f} {r['cpu']:8.2f} {speedup:8.2f} {speedup / n:10.0%} "
-                      f"{r['wall'] / t_fbp:12.2f}x {r['pss'] / 2**20:13.0f} {r['rss'] / 2**20:8.0f} "
-                      f"({r['maxrss'] / 2**20:.0f}) {'yes' if same else 'NO':>13}")
+                print(f"{n:5d} {r['wall']:8.2f} {r['cpu']:8.2f} {r['cpu'] / r['wall']:9.2f} {speedup:8.2f} "
+                      f"{speedup / n:10.0%} {r['wall'] / t_fbp:12.2f}x {r['pss'] / 2**20:13.0f} "
+                      f"{r['rss'] / 2**20:8.0f} ({r['maxrss'] / 2**20:.0f}) {'yes' if same else 'NO':>13}")
+            if runs[1]["cpu"] / runs[1]["wall"] < 0.9:
+                print(f"note: N = 1 got {runs[1]['cpu'] / runs[1]['wall']:.0%} of a core: the machine is busy, so the "
+                      "wall-clock speedups say little (with sched_autogroup all processes of one session share one "
+                      "CPU share); compare CPU s, which stays about constant when the scaling is real")
     finally:
         if not keep:
             shutil.rmtree(args.workdir, ignore_errors=True)
