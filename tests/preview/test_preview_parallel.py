@@ -12,7 +12,7 @@ import pytest
 from emflow.errors import EmflowInputError
 from emflow.preview import run as preview_run
 from emflow.preview.fbp import SliceFbp
-from emflow.preview.parallel import PreviewWorkers, chunks, shared, shared_array
+from emflow.preview.parallel import PreviewWorkers, chunks, release, shared, shared_array
 from emflow.preview.run import run_preview_files
 from emflow.runner.local import spread_cpus
 from emflow.runner.steps import RunOptions
@@ -97,6 +97,18 @@ def _section_sum_and_double(name: str, z: int) -> float:
     stack = shared(name)
     stack[z] *= 2
     return float(stack[z].sum() / 2)
+
+
+def test_release_gives_shared_memory_back():
+    def resident_mib() -> float:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    stack = shared_array((64, 512, 512), np.float32)  # 64 MiB
+    stack[:] = 1.0
+    before = resident_mib()
+    release(stack)
+    assert before - resident_mib() > 48
+    assert not stack.any()
 
 
 def test_other_threads_alive_means_one_process():

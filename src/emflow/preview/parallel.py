@@ -12,7 +12,7 @@ Only the parent process ever runs CUDA: workers are given CPU work alone (see ``
 
 Public names
 ------------
-shared_array(shape, dtype)        zero-filled array in anonymous shared memory
+shared_array(shape, dtype)        zero-filled array in anonymous shared memory; release(array)
 PreviewWorkers(cpus, arrays)      ``map``/``imap`` of tasks; context manager; ``close()``
 shared(array_or_name)             an array, or the one registered under that name
 cached_fbp(angles, n_det, thickness, filter_type)   this process's CPU SliceFbp for a geometry
@@ -44,6 +44,15 @@ def shared_array(shape: tuple[int, ...], dtype: Any = np.float32) -> np.ndarray:
     count = math.prod(shape)
     buffer = mmap.mmap(-1, max(1, count * dtype.itemsize))
     return np.frombuffer(buffer, dtype=dtype, count=count).reshape(shape)
+
+
+def release(array: np.ndarray) -> None:
+    """Give the memory of a `shared_array` back now, in every process (its contents become zeros)."""
+    base = array
+    while base is not None and not isinstance(base, mmap.mmap):
+        base = getattr(base, "base", None) if not isinstance(base, memoryview) else base.obj
+    if isinstance(base, mmap.mmap) and hasattr(mmap, "MADV_REMOVE"):
+        base.madvise(mmap.MADV_REMOVE)
 
 
 def shared(array: np.ndarray | str) -> np.ndarray:

@@ -27,7 +27,7 @@ from emflow.preview.fbp import (SliceFbp, cuda_available, fbp_row, fbp_rows_int1
                                 to_int16)
 from emflow.preview.imodfiles import write_tlt, write_xf
 from emflow.preview.orient import rotx_origin, rotx_stream
-from emflow.preview.parallel import PreviewWorkers, cached_fbp, shared, shared_array
+from emflow.preview.parallel import PreviewWorkers, cached_fbp, release, shared, shared_array
 from emflow.preview.refine import refine_shifts
 from emflow.tilt_angles import find_tilt_angles
 
@@ -228,6 +228,8 @@ def run_preview_files(stack: str | os.PathLike[str], workdir: str | os.PathLike[
         say(f"aligned {len(angles)} tilts by cross-correlation + projection matching "
             f"(largest shift {big:.1f} raw px); wrote {paths['xf'].name}")
         aligned, section_stats = apply_alignment(BINNED, tilt_axis_deg, shifts, out=ALIGNED, workers=workers)
+        if aligned is not binned:
+            release(binned)  # the tilt axis swapped the shape: the binned stack is done with
         means = (section_stats[:, 2] / (aligned.shape[1] * aligned.shape[2])).astype(np.float32)
         cuda_fbp = _make_cuda_fbp(angles, aligned.shape[2], thickness, filter_type, say) if cuda else None
         try:
