@@ -124,7 +124,8 @@ class _FbpSlabs:
         self.offset, self.factor = intensity_scale(sampled)
         self.sampled = {y: to_int16(v, self.offset, self.factor) for y, v in zip(rows, sampled)}
         by_bytes = max(1, slab_bytes // max(1, thickness * nx * 4))
-        per_worker = math.ceil(self.ny / (4 * workers.cpus)) if cuda_fbp is None and workers.cpus > 1 else self.ny
+        # 16 slabs per worker: the last ones end close together (fine-grained load balance)
+        per_worker = max(4, math.ceil(self.ny / (16 * workers.cpus))) if cuda_fbp is None and workers.cpus > 1 else self.ny
         self.ranges = [(y, min(self.ny, y + min(by_bytes, per_worker))) for y in range(0, self.ny, min(by_bytes, per_worker))]
         self._slabs: Iterator[np.ndarray] | None = None
 
