@@ -13,6 +13,7 @@ section at a time and ``_rec.mrc`` is built from ``_full_rec.mrc`` by explicit r
 from __future__ import annotations
 
 import datetime
+import itertools
 import math
 import os
 from collections.abc import Callable, Iterator
@@ -35,7 +36,7 @@ PREVIEW_LABEL = "emflow preview reconstruction (no fiducial alignment)"
 LOG_NAME = "brt_run.log"
 SLAB_BYTES = 256 << 20
 WRITE_BYTES = 16 << 20  # the aligned stack is written this much at a time (write_slab copies)
-BINNED, ALIGNED = "preview.binned", "preview.aligned"  # the stacks the workers share
+_RUNS = itertools.count()  # each run's shared stacks get names of their own (runs in threads)
 
 
 class _Log:
@@ -89,14 +90,14 @@ def _write_stack(path: Path, data: np.ndarray, section_stats: np.ndarray, voxel:
 
 # --- FBP tasks: a CPU SliceFbp per worker process; the shared aligned stack read in place -----
 
-def _sample_task(spec: tuple, means: np.ndarray, rows: list[int]) -> list[np.ndarray]:
+def _sample_task(spec: tuple, aligned: str, means: np.ndarray, rows: list[int]) -> list[np.ndarray]:
     fbp = cached_fbp(*spec)
-    return [fbp_row(fbp, shared(ALIGNED), means, y) for y in rows]
+    return [fbp_row(fbp, shared(aligned), means, y) for y in rows]
 
 
-def _slab_task(spec: tuple, means: np.ndarray, offset: float, factor: float, y0: int, y1: int,
+def _slab_task(spec: tuple, aligned: str, means: np.ndarray, offset: float, factor: float, y0: int, y1: int,
                skip: frozenset[int]) -> np.ndarray:
-    return fbp_rows_int16(cached_fbp(*spec), shared(ALIGNED), means, offset, factor, y0, y1, skip)
+    return fbp_rows_int16(cached_fbp(*spec), shared(aligned), means, offset, factor, y0, y1, skip)
 
 
 class _FbpSlabs:
@@ -108,10 +109,10 @@ class _FbpSlabs:
     meanwhile); iterating yields ``(y0, slab)`` with the sampled rows filled in.
     """
 
-    def __init__(self, workers: PreviewWorkers, cuda_fbp: SliceFbp | None, angles: np.ndarray, thickness: int,
-                 filter_type: str, means: np.ndarray, slab_bytes: int) -> None:
-        self.workers, self.cuda_fbp = workers, cuda_fbp
-        aligned = shared(ALIGNED)
+    def __init__(self, workers: PreviewWorkers, cuda_fbp: SliceFbp | None, aligned_name: str, angles: np.ndarray,
+                 thickness: int, filter_type: str, means: np.ndarray, slab_bytes: int) -> None:
+        self.workers, self.cuda_fbp, self.aligned_name = workers, cuda_fbp, aligned_name
+        aligned = shared(aligned_name)
         self.ny, nx = aligned.shape[1], aligned.shape[2]
         self.spec = (angles, nx, thickness, filter_type)
         self.means = means
@@ -119,7 +120,7 @@ class _FbpSlabs:
         if cuda_fbp is not None:
             sampled = [fbp_row(cuda_fbp, aligned, means, y) for y in rows]
         else:
-            parts = workers.map(_sample_task, [(self.spec, means, rows[a:b]) for a, b in workers.split(len(rows))])
+            parts = workers.map(_sample_task, [(self.spec, aligned_name, means, rows[a:b]) for a, b in workers.split(len(rows))])
             sampled = [v for part in parts for v in part]
         self.offset, self.factor = intensity_scale(sampled)
         self.sampled = {y: to_int16(v, self.offset, self.factor) for y, v in zip(rows, sampled)}
@@ -132,10 +133,10 @@ class _FbpSlabs:
     def start(self) -> None:
         skip = frozenset(self.sampled)
         if self.cuda_fbp is None:
-            tasks = [(self.spec, self.means, self.offset, self.factor, y0, y1, skip) for y0, y1 in self.ranges]
+            tasks = [(self.spec, self.aligned_name, self.means, self.offset, self.factor, y0, y1, skip) for y0, y1 in self.ranges]
             self._slabs = self.workers.imap(_slab_task, tasks)
         else:
-            fbp, aligned = self.cuda_fbp, shared(ALIGNED)
+            fbp, aligned = self.cuda_fbp, shared(self.aligned_name)
             self._slabs = (fbp_rows_int16(fbp, aligned, self.means, self.offset, self.factor, y0, y1, skip)
                            for y0, y1 in self.ranges)
 
@@ -212,7 +213,9 @@ def run_preview_files(stack: str | os.PathLike[str], workdir: str | os.PathLike[
     binned_shape = (info.nz, info.ny // b, info.nx // b)
     aligned_yx = aligned_shape(binned_shape[1:], tilt_axis_deg)
     binned = shared_array(binned_shape)
-    arrays = {BINNED: binned, ALIGNED: binned if aligned_yx == binned_shape[1:] else shared_array((info.nz, *aligned_yx))}
+    run_id = next(_RUNS)
+    binned_name, aligned_name = f"preview{run_id}.binned", f"preview{run_id}.aligned"  # the shared stacks
+    arrays = {binned_name: binned, aligned_name: binned if aligned_yx == binned_shape[1:] else shared_array((info.nz, *aligned_yx))}
     thickness = max(1, int(round(int(thickness_px) / b)))
     with PreviewWorkers(int(cpus), arrays) as workers:
         say(f"{PREVIEW_LABEL}: {stack.name}, bin {bin_factor}, thickness {thickness_px} px, "
@@ -220,21 +223,21 @@ def run_preview_files(stack: str | os.PathLike[str], workdir: str | os.PathLike[
             f"{workers.cpus} process{'es' if workers.cpus > 1 else ''}"
             + ("" if workers.cpus == workers.requested else f" (of {workers.requested} CPUs: other threads are running)"))
         with open_volume(stack) as vol:
-            read_binned_stack(vol, b, say, workers=workers, out=BINNED)
-        shifts = neighbour_shifts(BINNED, angles, tilt_axis_deg, workers=workers)
-        shifts = refine_shifts(BINNED, angles, tilt_axis_deg, shifts, thickness, workers=workers)
+            read_binned_stack(vol, b, say, workers=workers, out=binned_name)
+        shifts = neighbour_shifts(binned_name, angles, tilt_axis_deg, workers=workers)
+        shifts = refine_shifts(binned_name, angles, tilt_axis_deg, shifts, thickness, workers=workers)
         write_xf(paths["xf"], tilt_axis_deg, shifts * b)
         write_tlt(paths["tlt"], angles)
         big = np.abs(shifts).max() * b
         say(f"aligned {len(angles)} tilts by cross-correlation + projection matching "
             f"(largest shift {big:.1f} raw px); wrote {paths['xf'].name}")
-        aligned, section_stats = apply_alignment(BINNED, tilt_axis_deg, shifts, out=ALIGNED, workers=workers)
+        aligned, section_stats = apply_alignment(binned_name, tilt_axis_deg, shifts, out=aligned_name, workers=workers)
         if aligned is not binned:
             release(binned)  # the tilt axis swapped the shape: the binned stack is done with
         means = (section_stats[:, 2] / (aligned.shape[1] * aligned.shape[2])).astype(np.float32)
         cuda_fbp = _make_cuda_fbp(angles, aligned.shape[2], thickness, filter_type, say) if cuda else None
         try:
-            slabs = _FbpSlabs(workers, cuda_fbp, angles, thickness, filter_type, means, slab_bytes)
+            slabs = _FbpSlabs(workers, cuda_fbp, aligned_name, angles, thickness, filter_type, means, slab_bytes)
             slabs.start()  # the workers reconstruct while this process writes the aligned stack
             _write_stack(paths["ali"], aligned, section_stats, voxel, info.origin_angstrom)
             full_shape = (aligned.shape[1], thickness, aligned.shape[2])
