@@ -187,8 +187,8 @@ def _kill_group(proc: subprocess.Popen[str]) -> None:
         proc.wait()
 
 
-def _preview(stack: Path, workdir: Path, adoc: Path, gpus: int, tilt_axis_deg: float | None, log: BrtLog,
-             before: dict[str, tuple[int, int, int]]) -> BrtOutputs:
+def _preview(stack: Path, workdir: Path, adoc: Path, cpus: int, gpus: int, tilt_axis_deg: float | None,
+             log: BrtLog, before: dict[str, tuple[int, int, int]]) -> BrtOutputs:
     """The preview backend (SPEC §3.2) with bin, thickness and pixel size from the .adoc.
 
     ``stack`` is the original (its tilt-angle files lie beside it); preview appends its own
@@ -208,7 +208,7 @@ def _preview(stack: Path, workdir: Path, adoc: Path, gpus: int, tilt_axis_deg: f
     log("emflow: preview reconstruction (no fiducial alignment)")
     result = run_preview(stack, workdir, settings.name, bin_factor=settings.bin_factor,
                          thickness_px=settings.thickness_px or 256, pixel_size_nm=pixel_size_nm,
-                         tilt_axis_deg=tilt_axis_deg or 0.0, gpus=gpus, log=log.console)
+                         tilt_axis_deg=tilt_axis_deg or 0.0, gpus=gpus, log=log.console, cpus=max(1, int(cpus)))
     outputs = result if isinstance(result, BrtOutputs) else BrtOutputs(settings.name, workdir)
     check_outputs(outputs, post_processing=True, before=before)
     return outputs
@@ -226,7 +226,7 @@ def run_brt(stack: str | os.PathLike[str], adoc: str | os.PathLike[str], workdir
         ``workdir`` (absolute) is written as ``workdir/BASENAME.adoc``
     workdir : processing folder (created)
     recon : ``imod`` (batchruntomo must be on PATH), ``preview``, or ``auto`` (IMOD when found)
-    cpus : ``-cpus`` for batchruntomo; gpus : 0 or 1 (``-gpus 1``)
+    cpus : ``-cpus`` for batchruntomo, or the preview's worker processes; gpus : 0 or 1 (``-gpus 1``)
     tilt_axis_deg : preview only: tilt-axis angle from the y axis in degrees (IMOD reads the header)
     timeout_s : stop batchruntomo after this many seconds (None: no limit)
 
@@ -252,7 +252,7 @@ def run_brt(stack: str | os.PathLike[str], adoc: str | os.PathLike[str], workdir
         staged_adoc = stage_adoc(adoc, workdir, basename, log)
         stage_stack(stack, workdir)
         if backend == "preview":
-            return BrtResult("preview", _preview(stack, workdir, staged_adoc, gpus, tilt_axis_deg, log, before))
+            return BrtResult("preview", _preview(stack, workdir, staged_adoc, cpus, gpus, tilt_axis_deg, log, before))
         if tilt_axis_deg is not None:
             log("emflow: --tilt-axis-deg is ignored by IMOD (it reads the header or setupset.copyarg.rotation)")
         returncode = run_batchruntomo(argv, workdir, log, timeout_s)

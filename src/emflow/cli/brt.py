@@ -16,7 +16,7 @@ from emflow.brt.run import RECON_CHOICES
               help="Directive file (BASENAME.adoc, rendered or your own).")
 @click.option("--workdir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Processing folder (created); outputs and brt_run.log go here.")
-@click.option("--cpus", type=int, default=1, show_default=True, help="CPUs for batchruntomo (-cpus N).")
+@click.option("--cpus", type=int, default=1, show_default=True, help="CPUs for batchruntomo (-cpus N) or the preview backend's worker processes.")
 @click.option("--gpus", type=int, default=0, show_default=True, help="1 to run on the GPU (-gpus 1).")
 @click.option("--recon", type=click.Choice(RECON_CHOICES), default="auto", show_default=True,
               help="imod: batchruntomo (must be on PATH); preview: ASTRA FBP without fiducial alignment; "

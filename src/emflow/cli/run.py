@@ -77,7 +77,7 @@ def _check_workers(workers: int) -> int:
 @click.option("--user-template", type=click.Path(dir_okay=False, path_type=Path), default=None, help="IMOD user template.")
 @click.option("--set", "set_pairs", multiple=True, metavar="KEY=VALUE", help="Extra directive (repeatable).")
 @click.option("--template", default="default", show_default=True, help="Shipped adoc template or a Jinja2 template file.")
-@click.option("--workers", type=int, default=1, show_default=True, help="Series processed in parallel (processes).")
+@click.option("--workers", type=int, default=1, show_default=True, help="Series processed in parallel (processes); the CPUs are shared out among the series that run.")
 @click.option("--gpus", type=click.IntRange(0, 1), default=0, show_default=True, help="1 to let reconstruction use a GPU.")
 @click.option("--tilt-axis-deg", type=float, default=None, help="Tilt axis angle for the preview backend [default: along y].")
 @click.option("--resume", is_flag=True, help="Skip steps whose done records still match their inputs and outputs.")

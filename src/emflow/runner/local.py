@@ -14,6 +14,7 @@ run_folder(input_dir, out, options, ...)    everything; returns the exit code (0
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import multiprocessing
 import os
@@ -247,6 +248,16 @@ def _contexts(series: list[Series], out: Path, options: RunOptions, progress: Pr
     return contexts
 
 
+def spread_cpus(options: RunOptions, n_series: int) -> RunOptions:
+    """``options`` with the CPUs of unused series slots given to the series that run: fewer
+    series than ``workers`` share all ``workers * cpus_per_series`` CPUs (one series, --workers
+    2 on 2 cores: the preview's FBP gets both)."""
+    running = max(1, min(options.workers, n_series))
+    if running >= options.workers:
+        return options
+    return dataclasses.replace(options, cpus_per_series=options.cpus_per_series * options.workers // running)
+
+
 def run_folder(
     input_dir: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -278,7 +289,7 @@ def run_folder(
             progress.log(f"ignored (not a tilt series): {printable(path.name)}")
         if not series:
             progress.log(f"no tilt series (*.mrc, *.st) found in {input_dir}", show=True)
-        contexts = _contexts(series, out, options, progress)
+        contexts = _contexts(series, out, spread_cpus(options, sum(s.ok for s in series)), progress)
         if options.workers > 1 and len(contexts) > 1:
             _run_in_pool(contexts, progress, min(options.workers, len(contexts)))
         else:
