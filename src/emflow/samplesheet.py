@@ -62,6 +62,19 @@ class SheetRow:
     adoc: Path | None = None
     tilt_angles: Path | None = None
     values: dict[str, Any] = dataclasses.field(default_factory=dict)  # column -> typed value (set cells only)
+    paths: dict[str, str] = dataclasses.field(default_factory=dict)  # path column -> the cell as written
+
+    def to_json(self, sheet_name: str) -> dict[str, Any]:
+        """What the pipeline's head job builds a series from (paths as written in the sheet)."""
+        return {"id": self.id, "line": self.line, **self.paths, "values": self.values,
+                "source": f"{sheet_label(sheet_name)} row {self.line}"}
+
+
+def sheet_label(name: str) -> str:
+    """The sheet's name as records and task command lines show it: a plain name, else "samplesheet"."""
+    import re
+
+    return name if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", name) else "samplesheet"
 
 
 def is_samplesheet(path: str | os.PathLike[str]) -> bool:
@@ -120,11 +133,13 @@ def _number(value: str, line: int, column: str) -> tuple[Any, str | None]:
     return number, None
 
 
-def _resolve(folder: Path, value: str, line: int, column: str) -> tuple[Path | None, str | None]:
+def _resolve(folder: Path, value: str, line: int, column: str, check_files: bool = True) -> tuple[Path | None, str | None]:
     relative = Path(value)
     if ".." in relative.parts:
         return None, f"{_where(line, column)}: {value!r} leaves the samplesheet's folder ('..' is not allowed)"
     path = relative if relative.is_absolute() else folder / relative
+    if not check_files:
+        return path, None
     if not path.exists():
         return None, f"{_where(line, column)}: {value!r} does not exist (paths are relative to {folder})"
     if not path.is_file():
@@ -132,7 +147,7 @@ def _resolve(folder: Path, value: str, line: int, column: str) -> tuple[Path | N
     return path, None
 
 
-def _check_row(folder: Path, line: int, cells: dict[str, str]) -> tuple[SheetRow | None, list[str]]:
+def _check_row(folder: Path, line: int, cells: dict[str, str], check_files: bool = True) -> tuple[SheetRow | None, list[str]]:
     from emflow.names import basename_of, check_basename, is_stack_file
 
     problems: list[str] = []
@@ -153,7 +168,7 @@ def _check_row(folder: Path, line: int, cells: dict[str, str]) -> tuple[SheetRow
     paths: dict[str, Path | None] = {}
     for column in PATH_COLUMNS:
         if cells.get(column):
-            paths[column], problem = _resolve(folder, cells[column], line, column)
+            paths[column], problem = _resolve(folder, cells[column], line, column, check_files)
             if problem:
                 problems.append(problem)
     stack = paths.get("stack")
@@ -190,7 +205,8 @@ def _check_row(folder: Path, line: int, cells: dict[str, str]) -> tuple[SheetRow
                         f"{', '.join(names)}")
     if problems or stack is None:
         return None, problems
-    return SheetRow(line, series_id, stack, paths.get("adoc"), paths.get("tilt_angles"), values), []
+    written = {c: cells[c] for c in PATH_COLUMNS if cells.get(c)}
+    return SheetRow(line, series_id, stack, paths.get("adoc"), paths.get("tilt_angles"), values, written), []
 
 
 def _header(path: Path, fields: list[str], delimiter: str) -> tuple[list[str], list[str]]:
@@ -217,8 +233,9 @@ def _header(path: Path, fields: list[str], delimiter: str) -> tuple[list[str], l
     return names, problems
 
 
-def read_samplesheet(path: str | os.PathLike[str]) -> list[SheetRow]:
-    """Read and check a samplesheet; the rows in file order.
+def read_samplesheet(path: str | os.PathLike[str], check_files: bool = True) -> list[SheetRow]:
+    """Read and check a samplesheet; the rows in file order. ``check_files=False`` leaves out
+    the checks that need the referenced files (the pipeline's head job checks those).
 
     Raises
     ------
@@ -257,14 +274,14 @@ def read_samplesheet(path: str | os.PathLike[str]) -> list[SheetRow]:
                                 f"(a value holding {delimiter!r} must be quoted)")
                 continue
             cells = {name: value.strip() for name, value in zip(names, fields)}
-            row, row_problems = _check_row(folder, line, cells)
+            row, row_problems = _check_row(folder, line, cells, check_files)
             problems += row_problems
             if row is None:
                 continue
             if row.id in ids:
                 problems.append(f"{_where(line, 'id')}: duplicate id {row.id!r} (also row {ids[row.id]})")
                 continue
-            real = row.stack.resolve()
+            real = row.stack.resolve() if check_files else row.stack
             if real in stacks:
                 problems.append(f"{_where(line, 'stack')}: the same stack as row {stacks[real]}")
                 continue

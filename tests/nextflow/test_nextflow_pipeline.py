@@ -73,8 +73,7 @@ def test_run(runtime, tmp_path_factory) -> dict:
     changed = nextflow(base / "launch", "--outdir", str(base / "out-zarr"), "-resume", "--ng_format", "both")
     assert changed.returncode == 0, changed.stdout[-4000:]
     local = base / "local"
-    ran = subprocess.run(["emflow", "run", str(SAMPLE), "--outdir", str(local), "--recon", "preview",
-                          "--tilt-axis-deg", "90"],
+    ran = subprocess.run(["emflow", "run", str(SAMPLE / "samplesheet.csv"), "--outdir", str(local), "--recon", "preview"],
                          capture_output=True, text=True, timeout=900)
     assert ran.returncode == 0, ran.stderr[-4000:]
     return {"out": out, "first": first.stdout, "resumed": resumed.stdout, "changed": changed.stdout, "local": local,

@@ -30,9 +30,11 @@ process BATCHRUNTOMO {
     script:
     def args = task.ext.args ?: ''
     def gpus = task.accelerator ? 1 : 0
+    // a samplesheet row's values (checked: plain numbers and words) and where they came from
+    def row = meta.row ? (meta.row.collect { column, value -> "--row ${column}=${value}" } + ["--row-source '${meta.row_source}'"]).join(' ') : ''
     """
     emflow record --series ${meta.id} --step brt --status-dir . -- \\
-        brt ${stack} --adoc ${adoc} --workdir brt --cpus ${task.cpus} --gpus ${gpus} ${options} ${args}
+        brt ${stack} --adoc ${adoc} --workdir brt --cpus ${task.cpus} --gpus ${gpus} ${options} ${row} ${args}
     """
 
     stub:

@@ -14,7 +14,10 @@ import click
               help="Write the sheet here (atomically; paths in it stay relative to FOLDER) [default: stdout].")
 @click.option("--check", "check_only", is_flag=True,
               help="FOLDER is a samplesheet: check it (every problem one line, exit 2) and print its series.")
-def samplesheet(folder: Path, output: Path | None, check_only: bool) -> None:
+@click.option("--no-files", is_flag=True, help="With --check: skip the checks that need the referenced files.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="With --check: write the checked rows here as JSON (what the pipeline builds its series from).")
+def samplesheet(folder: Path, output: Path | None, check_only: bool, no_files: bool, json_out: Path | None) -> None:
     """Write a samplesheet (CSV) for the tilt series in FOLDER, one row per series.
 
     The tilt axis and pixel size columns hold what the acquisition metadata says (.mdoc,
@@ -27,7 +30,11 @@ def samplesheet(folder: Path, output: Path | None, check_only: bool) -> None:
     if check_only:
         from emflow.samplesheet import read_samplesheet
 
-        rows = read_samplesheet(folder)
+        rows = read_samplesheet(folder, check_files=not no_files)
+        if json_out is not None:
+            from emflow.atomic import write_json_atomic
+
+            write_json_atomic(json_out, [row.to_json(folder.name) for row in rows])
         click.echo(f"{folder}: {len(rows)} series valid ({', '.join(r.id for r in rows)})")
         return
     from emflow.errors import EmflowInputError

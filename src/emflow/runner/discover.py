@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -74,9 +73,10 @@ def sheet_series(sheet: str | os.PathLike[str]) -> list[Series]:
     """The series of a samplesheet, in row order (every row checked: EmflowProblemsError)."""
     from emflow.samplesheet import ROW_PARAMETERS, read_samplesheet
 
+    from emflow.samplesheet import sheet_label
+
     sheet = Path(sheet)
-    # the sheet's name goes into records and task command lines: only a plain name is shown
-    label = sheet.name if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", sheet.name) else "samplesheet"
+    label = sheet_label(sheet.name)
     return [
         Series(stack=row.stack, basename=row.id, user_adoc=row.adoc, tilt_angles=row.tilt_angles,
                params={ROW_PARAMETERS[k]: v for k, v in row.values.items()}, source=f"{label} row {row.line}")
