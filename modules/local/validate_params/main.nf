@@ -19,10 +19,9 @@ process VALIDATE_PARAMS {
     script:
     def args = task.ext.args ?: ''
     // Paths were resolved and checked in the head job, where they are; this task sees only staged files.
-    def sheet = samplesheet ? "emflow samplesheet --check --no-files --json series.json ${samplesheet} >> params_validation.txt" : "echo '[]' > series.json"
+    def sheet = samplesheet ? "--samplesheet ${samplesheet}" : ''
     """
-    emflow validate-params ${params_json} --schema ${schema} --no-path-checks ${args} > params_validation.txt
-    ${sheet}
+    emflow validate-params ${params_json} --schema ${schema} --no-path-checks ${sheet} --series-json series.json ${args} > params_validation.txt
     """
 
     stub:

@@ -99,7 +99,12 @@ def check_params(params: dict[str, Any], schema: dict[str, Any], check_paths: bo
               type=click.Path(dir_okay=False, path_type=Path), help="The pipeline's parameter JSON Schema.")
 @click.option("--no-path-checks", is_flag=True,
               help="Skip the \"exists\" checks of path parameters (the pipeline's head job made them).")
-def validate_params(params_file: Path, schema_file: Path, no_path_checks: bool) -> None:
+@click.option("--samplesheet", "sheet", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also check this samplesheet (--input), without its referenced files.")
+@click.option("--series-json", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the checked samplesheet rows here as JSON ([] without --samplesheet).")
+def validate_params(params_file: Path, schema_file: Path, no_path_checks: bool, sheet: Path | None,
+                    series_json: Path | None) -> None:
     """Check the Nextflow pipeline's parameters (PARAMS.json) against its JSON Schema.
 
     Exit 0 and a one-line summary when valid; exit 2 and one line listing every problem.
@@ -109,6 +114,15 @@ def validate_params(params_file: Path, schema_file: Path, no_path_checks: bool) 
     params = _load_json(params_file, "parameters")
     schema = _load_json(schema_file, "schema")
     problems = check_params(params, schema, check_paths=not no_path_checks)
+    rows = []
+    if sheet is not None and not problems:
+        from emflow.samplesheet import read_samplesheet
+
+        rows = [row.to_json(sheet.name) for row in read_samplesheet(sheet, check_files=False)]
+    if series_json is not None:
+        from emflow.atomic import write_json_atomic
+
+        write_json_atomic(series_json, rows)
     if problems:
         raise EmflowInputError(params_file, "; ".join(problems))
     known = schema_properties(schema)
