@@ -133,3 +133,15 @@ def test_two_row_sheet_each_series_its_own_values(folder, tmp_path):
     assert main(["run", str(folder / "s.csv"), "--outdir", str(tmp_path / "o2"), "--recon", "preview",
                  "--pixel-size-nm", "1", "--thickness", "48"]) == 0
     assert "THICKNESS=48\n" in (tmp_path / "o2" / "B" / "brt" / "B.adoc").read_text()
+
+
+def test_run_refuses_a_stack_given_as_input(folder, tmp_path, capsys):
+    assert main(["run", str(folder / "A.mrc"), "--outdir", str(tmp_path / "out")]) == 2
+    assert "is a tilt series; give its folder, or a samplesheet (CSV/TSV) that lists it" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_wrong_delimiter_for_tsv_and_unquoted_tab(folder):
+    assert problems(folder, "id,stack\nA,A.mrc\n", "s.tsv") == [
+        "row 1: columns are separated by ',', but a .tsv sheet uses tabs (name it .tsv for tabs, .csv for commas)"]
+    assert problems(folder, 'id,stack\nA,"A.mrc"x\n')[0].startswith("is not a valid CSV file: ")

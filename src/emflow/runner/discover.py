@@ -94,6 +94,8 @@ def discover_series(input_dir: str | os.PathLike[str]) -> tuple[list[Series], li
         When ``input_dir`` is neither a readable folder nor a valid samplesheet.
     """
     folder = Path(input_dir)
+    if folder.is_file() and is_stack_file(folder):
+        raise EmflowInputError(folder, "is a tilt series; give its folder, or a samplesheet (CSV/TSV) that lists it")
     if folder.is_file():
         return sheet_series(folder), []
     if not folder.is_dir():
