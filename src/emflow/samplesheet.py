@@ -350,5 +350,8 @@ def sheet_for_folder(folder: str | os.PathLike[str]) -> tuple[str, list[str]]:
             axis_choice = resolve_tilt_axis(s.stack, acquisition=found)
             notes += [f"{s.basename}: {c}" for c in axis_choice.conflicts + pixel_choice.conflicts]
         adoc = s.user_adoc.name if s.user_adoc is not None else ""
-        writer.writerow([s.basename, s.stack.name, adoc, "", _cell(pixel), _cell(axis), "", "", ""])
+        sides = [s.stack.with_name(f"{s.basename}{ext}") for ext in (".rawtlt", ".tlt")] + [
+            s.stack.with_name(f"{s.stack.name}.mdoc"), s.stack.with_name(f"{s.basename}.mdoc")]
+        angles = next((p.name for p in sides if p.is_file()), "")
+        writer.writerow([s.basename, s.stack.name, adoc, angles, _cell(pixel), _cell(axis), "", "", ""])
     return out.getvalue(), notes

@@ -97,7 +97,7 @@ def test_sheet_for_folder_fills_metadata(folder):
     (folder / "A.mrc.mdoc").write_text("PixelSpacing = 5.4\n[T = Tilt axis angle = 85.3, binning = 4]\n")
     text, notes = sheet_for_folder(folder)
     assert text == ("id,stack,adoc,tilt_angles,pixel_size_nm,tilt_axis_deg,thickness,bin,recon\n"
-                    "A,A.mrc,,,1,85.3,,,\nB,B.mrc,,,1,,,,\n")
+                    "A,A.mrc,,A.rawtlt,1,85.3,,,\nB,B.mrc,,B.rawtlt,1,,,,\n")
     assert notes == ["A: A.mrc.mdoc says 0.54 nm, A.mrc header voxel size says 1 nm"]
     (folder / "s.csv").write_text(text)
     assert [r.id for r in read_samplesheet(folder / "s.csv")] == ["A", "B"]

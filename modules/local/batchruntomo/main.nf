@@ -2,7 +2,7 @@ process BATCHRUNTOMO {
     tag "${meta.id}"
     label 'process_gpu'
     // IMOD's batchruntomo (recon imod|auto) or emflow's preview backend (ASTRA) in the light image.
-    container "${params.recon == 'preview' ? params.container_emflow : params.container_imod}"
+    container "${(meta.row?.recon ?: params.recon) == 'preview' ? params.container_emflow : params.container_imod}"
     accelerator params.gpus > 0 ? params.gpus : null
     // SPEC §9 layout: OUT/<BASENAME>/ (status records in OUT/<BASENAME>/.emflow/)
     publishDir "${params.outdir}/${meta.id}", mode: params.publish_dir_mode, saveAs: { filename ->

@@ -19,7 +19,7 @@ process VALIDATE_PARAMS {
     script:
     def args = task.ext.args ?: ''
     // Paths were resolved and checked in the head job, where they are; this task sees only staged files.
-    def sheet = samplesheet ? "--samplesheet ${samplesheet}" : ''
+    def sheet = samplesheet ? "--samplesheet '${samplesheet.name.replace("'", "'\\''")}'" : ''
     """
     emflow validate-params ${params_json} --schema ${schema} --no-path-checks ${sheet} --series-json series.json ${args} > params_validation.txt
     """
