@@ -104,7 +104,7 @@ def test_test_profile_runs_every_process_with_frame_fanout(test_run):
     submitted = tasks(test_run["first"], "Submitted")
     assert set(submitted) == PROCESSES
     assert submitted.count("BRT:TILT_RENDER_FRAMES") == 3  # 77 tilts, slab_size 32
-    assert submitted.count("BRT:REC_RENDER_FRAMES") == 2   # 60 averaged sections
+    assert submitted.count("BRT:REC_RENDER_FRAMES") == 4   # 124 averaged sections (the demo row: bin 1, 128 px)
     info = test_run["out"] / "pipeline_info"
     names = sorted(p.name for p in info.iterdir())
     for prefix in ("execution_trace_", "execution_timeline_", "execution_report_", "pipeline_dag_"):
@@ -147,7 +147,7 @@ def test_same_outputs_as_local_runner(test_run):
         elif f"neuro-{B}/" in rel or rel.endswith(("_min_max.json", ".jpg")):
             assert a.read_bytes() == b.read_bytes(), rel
     assert movie_shape(nf / B / f"tiltMov_{B}.mp4") == (77, 1024, 1024, "h264")
-    assert movie_shape(nf / B / f"keyMov_{B}.mp4") == (60, 1024, 1024, "h264")
+    assert movie_shape(nf / B / f"keyMov_{B}.mp4") == (124, 1024, 1024, "h264")
 
     def without_timings(path: Path) -> dict:
         assets = json.loads(path.read_text())

@@ -25,8 +25,9 @@ process VALIDATE_PARAMS {
     """
 
     stub:
+    // the real check (cheap): the samplesheet rows it writes are what the stub run's series come from
+    def stub_sheet = samplesheet ? "--samplesheet '${samplesheet.name.replace("'", "'\\''")}'" : ''
     """
-    touch params_validation.txt
-    echo '[]' > series.json
+    emflow validate-params ${params_json} --schema ${schema} --no-path-checks ${stub_sheet} --series-json series.json > params_validation.txt
     """
 }
