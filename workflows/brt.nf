@@ -53,6 +53,17 @@ def seriesOf(stacks) {
     }
 }
 
+// A path parameter relative to the launch directory, made absolute in the head job (a shipped
+// template name such as 'cryo' stays as it is).
+def launchFile(value) {
+    def text = value.toString()
+    if (text.startsWith('/') || text.contains('://')) {
+        return text
+    }
+    def candidate = file("${workflow.launchDir}/${text}")
+    return candidate.exists() ? candidate.toString() : text
+}
+
 // Run-wide parameters given on purpose (not their configured default) win over a samplesheet row.
 def explicitParams(p) {
     return [tilt_axis_deg: p.tilt_axis_deg != null, pixel_size_nm: p.pixel_size_nm != null,
@@ -91,10 +102,10 @@ def adocOptions(p) {
         "--light-beads ${p.light_beads}",
         "--thickness ${p.thickness}",
         "--montage ${p.montage}",
-        p.adoc_template ? "--template ${p.adoc_template}" : '',
-        p.scope_template ? "--scope-template ${p.scope_template}" : '',
-        p.system_template ? "--system-template ${p.system_template}" : '',
-        p.user_template ? "--user-template ${p.user_template}" : '',
+        p.adoc_template ? "--template ${launchFile(p.adoc_template)}" : '',
+        p.scope_template ? "--scope-template ${launchFile(p.scope_template)}" : '',
+        p.system_template ? "--system-template ${launchFile(p.system_template)}" : '',
+        p.user_template ? "--user-template ${launchFile(p.user_template)}" : '',
         p.adoc_set ? p.adoc_set.toString().tokenize(' ').collect { kv -> "--set ${kv}" }.join(' ') : '',
     ].findAll { option -> option }.join(' ')
 }
