@@ -145,3 +145,38 @@ def test_wrong_delimiter_for_tsv_and_unquoted_tab(folder):
     assert problems(folder, "id,stack\nA,A.mrc\n", "s.tsv") == [
         "row 1: columns are separated by ',', but a .tsv sheet uses tabs (name it .tsv for tabs, .csv for commas)"]
     assert problems(folder, 'id,stack\nA,"A.mrc"x\n')[0].startswith("is not a valid CSV file: ")
+
+
+def test_pipeline_commands_take_row_values_and_record_sources(folder, tmp_path):
+    # what BRT_ADOC runs for a samplesheet row: the row's value replaces the option, its source is recorded
+    st = tmp_path / "st"
+    assert main(["record", "--series", "A", "--step", "adoc", "--status-dir", str(st), "--",
+                 "adoc", str(folder / "A.mrc"), "--outdir", str(tmp_path / "o"), "--thickness", "256",
+                 "--row", "thickness=96", "--row", "tilt_axis_deg=12", "--row-source", "s.csv row 2"]) == 0
+    assert "comparam.tilt.tilt.THICKNESS=96\n" in (tmp_path / "o" / "A.adoc").read_text()
+    record = json.loads((st / "A.adoc.status.json").read_text())
+    assert record["status"] == "done"
+    assert record["parameters"] == {"pixel_size_nm": {"value": 1.0, "source": "A.mrc header voxel size"},
+                                    "thickness_px": {"value": 96, "source": "s.csv row 2"},
+                                    "bin_factor": {"value": 4, "source": "default"}}
+    assert main(["adoc", str(folder / "A.mrc"), "--outdir", str(tmp_path / "p"), "--row", "bin=0"]) == 2
+    assert not (tmp_path / "p").exists()
+
+
+def test_validate_params_checks_the_sheet_without_its_files(tmp_path, capsys):
+    # VALIDATE_PARAMS sees only the staged sheet: rows are checked, files are the head job's business
+    schema = Path(__file__).resolve().parents[2] / "nextflow_schema.json"
+    params = tmp_path / "params.json"
+    params.write_text(json.dumps({"input": "/elsewhere/sheet.csv", "outdir": "out"}))
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text("id,stack,bin\nA,data/A.mrc,2\n")
+    rows = tmp_path / "series.json"
+    args = ["validate-params", str(params), "--schema", str(schema), "--no-path-checks"]
+    assert main([*args, "--samplesheet", str(sheet), "--series-json", str(rows)]) == 0
+    assert json.loads(rows.read_text()) == [
+        {"id": "A", "line": 2, "stack": "data/A.mrc", "values": {"bin": 2}, "source": "sheet.csv row 2"}]
+    sheet.write_text("id,stack,bin\nA,data/B.mrc,99\n")
+    assert main([*args, "--samplesheet", str(sheet), "--series-json", str(rows)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"emflow: {sheet}: row 2, column stack: 'B.mrc' does not match id 'A' "
+                   "(the stack must be named A.mrc or A.st)", f"emflow: {sheet}: row 2, column bin: 99 is out of range (1..16)"]
