@@ -73,8 +73,7 @@ def test_run(runtime, tmp_path_factory) -> dict:
     changed = nextflow(base / "launch", "--outdir", str(base / "out-zarr"), "-resume", "--ng_format", "both")
     assert changed.returncode == 0, changed.stdout[-4000:]
     local = base / "local"
-    ran = subprocess.run(["emflow", "run", str(SAMPLE), "--outdir", str(local), "--recon", "preview",
-                          "--tilt-axis-deg", "90"],
+    ran = subprocess.run(["emflow", "run", str(SAMPLE / "samplesheet.csv"), "--outdir", str(local), "--recon", "preview"],
                          capture_output=True, text=True, timeout=900)
     assert ran.returncode == 0, ran.stderr[-4000:]
     return {"out": out, "first": first.stdout, "resumed": resumed.stdout, "changed": changed.stdout, "local": local,
@@ -105,7 +104,7 @@ def test_test_profile_runs_every_process_with_frame_fanout(test_run):
     submitted = tasks(test_run["first"], "Submitted")
     assert set(submitted) == PROCESSES
     assert submitted.count("BRT:TILT_RENDER_FRAMES") == 3  # 77 tilts, slab_size 32
-    assert submitted.count("BRT:REC_RENDER_FRAMES") == 2   # 60 averaged sections
+    assert submitted.count("BRT:REC_RENDER_FRAMES") == 4   # 124 averaged sections (the demo row: bin 1, 128 px)
     info = test_run["out"] / "pipeline_info"
     names = sorted(p.name for p in info.iterdir())
     for prefix in ("execution_trace_", "execution_timeline_", "execution_report_", "pipeline_dag_"):
@@ -149,7 +148,7 @@ def test_same_outputs_as_local_runner(test_run):
         elif f"neuro-{B}/" in rel or rel.endswith(("_min_max.json", "_neuroglancer.json", ".jpg")):
             assert a.read_bytes() == b.read_bytes(), rel
     assert movie_shape(nf / B / f"tiltMov_{B}.mp4") == (77, 1024, 1024, "h264")
-    assert movie_shape(nf / B / f"keyMov_{B}.mp4") == (60, 1024, 1024, "h264")
+    assert movie_shape(nf / B / f"keyMov_{B}.mp4") == (124, 1024, 1024, "h264")
 
     def without_timings(path: Path) -> dict:
         assets = json.loads(path.read_text())

@@ -20,7 +20,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, TextIO
+from typing import Any, Literal, TextIO
 
 from emflow.adoc import check_user_adoc, read_brt_settings, rewrite_dataset_dir
 from emflow.atomic import atomic_path, write_text_atomic
@@ -42,6 +42,7 @@ class BrtResult:
 
     backend: Literal["imod", "preview"]
     outputs: BrtOutputs
+    tilt_axis: Any = None  # emflow.acquisition.Choice the preview used (None for IMOD)
 
 
 class BrtLog:
@@ -216,7 +217,7 @@ def _preview(stack: Path, workdir: Path, adoc: Path, cpus: int, gpus: int, tilt_
 
 def run_brt(stack: str | os.PathLike[str], adoc: str | os.PathLike[str], workdir: str | os.PathLike[str],
             recon: str = "auto", cpus: int = 1, gpus: int = 0, tilt_axis_deg: float | None = None,
-            *, timeout_s: float | None = None) -> BrtResult:
+            *, timeout_s: float | None = None, tilt_axis_source: str = "--tilt-axis-deg") -> BrtResult:
     """Reconstruct ``stack`` in ``workdir`` with batchruntomo or the preview backend.
 
     Parameters
@@ -227,7 +228,9 @@ def run_brt(stack: str | os.PathLike[str], adoc: str | os.PathLike[str], workdir
     workdir : processing folder (created)
     recon : ``imod`` (batchruntomo must be on PATH), ``preview``, or ``auto`` (IMOD when found)
     cpus : ``-cpus`` for batchruntomo, or the preview's worker processes; gpus : 0 or 1 (``-gpus 1``)
-    tilt_axis_deg : preview only: tilt-axis angle from the y axis in degrees (IMOD reads the header)
+    tilt_axis_deg : preview only: tilt-axis angle from the y axis in degrees (IMOD reads the header);
+        None: from the acquisition metadata (emflow.acquisition), else 0
+    tilt_axis_source : where ``tilt_axis_deg`` came from (logged and returned with it)
     timeout_s : stop batchruntomo after this many seconds (None: no limit)
 
     Raises
@@ -252,7 +255,14 @@ def run_brt(stack: str | os.PathLike[str], adoc: str | os.PathLike[str], workdir
         staged_adoc = stage_adoc(adoc, workdir, basename, log)
         stage_stack(stack, workdir)
         if backend == "preview":
-            return BrtResult("preview", _preview(stack, workdir, staged_adoc, cpus, gpus, tilt_axis_deg, log, before))
+            from emflow.acquisition import Sourced, resolve_tilt_axis
+
+            given = Sourced(tilt_axis_deg, tilt_axis_source) if tilt_axis_deg is not None else None
+            axis = resolve_tilt_axis(stack, explicit=given)
+            log(f"emflow: {axis.describe('tilt axis', '°')}")
+            for conflict in axis.conflicts:
+                log(f"emflow: tilt axis sources disagree: {conflict}")
+            return BrtResult("preview", _preview(stack, workdir, staged_adoc, cpus, gpus, axis.value, log, before), axis)
         if tilt_axis_deg is not None:
             log("emflow: --tilt-axis-deg is ignored by IMOD (it reads the header or setupset.copyarg.rotation)")
         returncode = run_batchruntomo(argv, workdir, log, timeout_s)

@@ -126,6 +126,17 @@ def _timings(records: dict[tuple[str, str], dict[str, Any]]) -> dict[str, float]
     return {r["step"]: float(r.get("seconds", 0.0)) for r in ordered if r.get("status") == "done"}
 
 
+def series_parameters(records: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
+    """The per-series parameters the steps recorded (``{name: {"value", "source"[, "conflicts"]}}``),
+    later steps' entries replacing earlier ones (brt's tilt axis is the one the preview used)."""
+    merged: dict[str, Any] = {}
+    for record in sorted(records.values(), key=lambda r: _step_key(r["step"])):
+        params = record.get("parameters")
+        if isinstance(params, dict) and record.get("status") == "done":
+            merged.update({str(k): v for k, v in params.items() if isinstance(v, dict)})
+    return merged
+
+
 def _entry(series: Series, out: Path, records: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
     name = series.basename
     entry: dict[str, Any] = {
@@ -133,6 +144,8 @@ def _entry(series: Series, out: Path, records: dict[tuple[str, str], dict[str, A
         "title": name, "fileMetadata": _file_metadata(series),
     }
     image_meta: dict[str, Any] = {"stepSeconds": _timings(records)}
+    if params := series_parameters(records):
+        image_meta["parameters"] = params
     assets: list[dict[str, Any]] = []
     if series.error:
         entry["message"] = f"discover: {series.error}"

@@ -70,6 +70,25 @@ def _media_cells(assets: dict[str, dict[str, Any]], title: str) -> str:
     return "".join(cells)
 
 
+# parameter -> (label, unit) as the report shows them: "tilt axis 85.3° from TS_01.mrc.mdoc"
+PARAMETER_LABELS = {"tilt_axis_deg": ("tilt axis", "°"), "pixel_size_nm": ("pixel size", " nm"),
+                    "thickness_px": ("thickness", " px"), "bin_factor": ("bin", ""), "recon": ("recon", ""),
+                    "adoc": ("directive file", "")}
+
+
+def _parameters(params: dict[str, Any]) -> str:
+    """One line of ``name value from source`` and a warning per disagreement between sources."""
+    shown, warnings = [], []
+    for key, item in params.items():
+        label, unit = PARAMETER_LABELS.get(key, (key, ""))
+        value = item.get("value")
+        text = "unset" if value is None else (f"{value:g}{unit}" if isinstance(value, (int, float)) else f"{value}{unit}")
+        shown.append(f'<span class="pair">{_e(label)} <b>{_e(text)}</b> from {_e(item.get("source", ""))}</span>')
+        warnings += [f"{label}: sources disagree: {c}" for c in item.get("conflicts", [])]
+    html = f"<div>parameters: {'; '.join(shown)}</div>"
+    return html + "".join(f'<div class="msg">{_e(w)}</div>' for w in warnings)
+
+
 def _details(entry: dict[str, Any], assets: dict[str, dict[str, Any]]) -> str:
     meta = (entry.get("imageSet") or [{}])[0].get("imageMetadata", {})
     parts = []
@@ -77,6 +96,9 @@ def _details(entry: dict[str, Any], assets: dict[str, dict[str, Any]]) -> str:
     if backend:
         note = f' <span class="preview">{_e(PREVIEW_NOTE)}</span>' if backend == "preview" else ""
         parts.append(f"<div>reconstruction: <b>{_e(backend)}</b>{note}</div>")
+    params = meta.get("parameters") or {}
+    if params:
+        parts.append(_parameters(params))
     ng = assets.get("neuroglancerPrecomputed")
     if ng and ng.get("metadata"):
         m = ng["metadata"]

@@ -40,6 +40,7 @@ from emflow.runner.steps import (
     intermediates,
     options_key,
     remove_intermediates,
+    series_options,
 )
 
 Emit = Callable[[Any], None]
@@ -242,7 +243,7 @@ def _contexts(series: list[Series], out: Path, options: RunOptions, progress: Pr
     contexts = []
     for s in series:
         if s.ok:
-            contexts.append(SeriesContext(s, out, options))
+            contexts.append(SeriesContext(s, out, series_options(options, s)))
         else:
             progress.handle(Event(s.basename, "discover", "error", message=s.error))
     return contexts
@@ -259,7 +260,7 @@ def spread_cpus(options: RunOptions, n_series: int) -> RunOptions:
 
 
 def run_folder(
-    input_dir: str | os.PathLike[str],
+    input_dir: str | os.PathLike[str],  # a folder of tilt series or a samplesheet
     out: str | os.PathLike[str],
     options: RunOptions,
     *,
