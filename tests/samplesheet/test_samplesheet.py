@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from emflow.cli import main
-from emflow.errors import EmflowInputError, EmflowProblemsError
+from emflow.errors import EmflowInputError
 from emflow.samplesheet import read_samplesheet, sheet_for_folder
 
 HEADER = "id,stack,tilt_axis_deg,thickness,bin\n"
@@ -52,7 +52,7 @@ def test_good_sheet_bom_crlf_quotes_blank_lines(folder):
     ("id,stack,id\nA,A.mrc,A\n", ["row 1, column id: column appears twice"]),
     ("id\nA\n", ["row 1: required column 'stack' is missing"]),
     ("id,stack\nA,A.mrc,extra\n", ["row 2: 3 fields, the header has 2 (a value holding ',' must be quoted)"]),
-    ("id,stack\nA,missing.mrc\n", [f"row 2, column stack: 'missing.mrc' does not exist (paths are relative to {{}})",
+    ("id,stack\nA,missing.mrc\n", ["row 2, column stack: 'missing.mrc' does not exist (paths are relative to {})",
                                    "row 2, column stack: 'missing.mrc' does not match id 'A' (the stack must be named A.mrc or A.st)"]),
     ("id,stack\nA,A.mrc\nA,A.mrc\n", ["row 3, column id: duplicate id 'A' (also row 2)"]),
     ("id,stack\nA,B.mrc\n", ["row 2, column stack: 'B.mrc' does not match id 'A' (the stack must be named A.mrc or A.st)"]),
