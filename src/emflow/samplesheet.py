@@ -327,7 +327,7 @@ def sheet_for_folder(folder: str | os.PathLike[str]) -> tuple[str, list[str]]:
     with the detected tilt axis and pixel size filled in, and one note per series whose
     metadata could not be read or whose sources disagree."""
     from emflow.acquisition import read_acquisition, resolve_pixel_size, resolve_tilt_axis
-    from emflow.runner.discover import discover_series
+    from emflow.series import discover_series
 
     series, _ignored = discover_series(folder)
     out = io.StringIO()

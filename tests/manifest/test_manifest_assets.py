@@ -9,7 +9,7 @@ from manifest_helpers import MINMAX, publish_series
 
 from emflow.errors import EmflowInputError
 from emflow.manifest import build_assets, validate_assets, write_manifest
-from emflow.runner.status import write_record
+from emflow.records import write_record
 
 
 def test_manifest_of_a_partial_run(published: tuple[Path, Path]) -> None:

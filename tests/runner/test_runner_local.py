@@ -14,7 +14,7 @@ from runner_fakes import checksums, step_error, tree
 
 from emflow.manifest import validate_assets
 from emflow.runner.local import run_folder
-from emflow.runner.status import read_records
+from emflow.records import read_records
 from emflow.runner.steps import RunOptions
 
 CHAIN = ["adoc", "brt", "tilt_movie", "rec_movie", "pyramid"]

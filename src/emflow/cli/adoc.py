@@ -98,7 +98,7 @@ def _record_parameters(ctx: click.Context, stack: Path, params: AdocParams, row:
                        row_source: str) -> None:
     """The values this series' .adoc got and where each came from, for `emflow record`."""
     from emflow.adoc.render import pixel_size_choice
-    from emflow.runner.status import add_record_extra
+    from emflow.records import add_record_extra
 
     from emflow.runner.steps import FIELD_DEFAULTS
 

@@ -38,7 +38,7 @@ def brt(stack: Path, adoc_path: Path, workdir: Path, cpus: int, gpus: int, recon
 
     Example: emflow brt tilt.mrc --adoc tilt.adoc --workdir work --cpus 8 --gpus 1
     """
-    from emflow.runner.status import add_record_extra
+    from emflow.records import add_record_extra
     from emflow.samplesheet import parse_row_pairs
 
     row = parse_row_pairs(row_pairs)

@@ -39,7 +39,7 @@ def record(series: str, step: str, status_dir: Path, inputs: tuple[Path, ...], o
     """
     from emflow.cli import cli
     from emflow.names import check_basename
-    from emflow.runner.status import RECORD_EXTRA, write_record
+    from emflow.records import RECORD_EXTRA, write_record
 
     check_basename(series, "--series")
     if not step.replace("_", "").replace("-", "").isalnum():

@@ -25,8 +25,8 @@ from typing import Any
 from emflow import __version__
 from emflow.errors import EmflowInputError
 from emflow.manifest.portal import manifest_of, neuroglancer_metadata
-from emflow.runner.discover import Series, discover_series
-from emflow.runner.status import read_records
+from emflow.series import Series, discover_series
+from emflow.records import read_records
 
 SCHEMA_PATH = Path(__file__).with_name("assets.schema.json")
 PREVIEW_NOTE = "preview reconstruction (no fiducial alignment)"

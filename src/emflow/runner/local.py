@@ -29,9 +29,9 @@ from typing import Any
 
 from emflow.atomic import write_text_atomic
 from emflow.errors import EmflowError
-from emflow.runner.discover import Series, discover_series, printable
+from emflow.series import Series, discover_series, printable
 from emflow.runner.progress import Event, Progress
-from emflow.runner.status import is_done, read_records, record_path, write_record
+from emflow.records import is_done, read_records, record_path, write_record
 from emflow.runner.steps import (
     PRODUCER,
     STEPS,

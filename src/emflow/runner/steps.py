@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from emflow.errors import EmflowInputError, EmflowStepError
-from emflow.runner.discover import Series
+from emflow.series import Series
 
 MIN_TILTS = 3
 

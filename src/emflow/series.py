@@ -1,4 +1,5 @@
-"""Series discovery in a BRT input folder (SPEC §1).
+"""Series discovery in a BRT input folder or samplesheet (SPEC §1); used by the runner, the
+manifest and the CLI, so it lies below all three.
 
 Every ``*.mrc`` / ``*.st`` (any case) directly in the folder is one tilt series; BASENAME is the
 name before the last dot; ``BASENAME.adoc`` beside it is the user's own directive file. A stack
