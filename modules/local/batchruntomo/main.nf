@@ -38,12 +38,14 @@ process BATCHRUNTOMO {
     """
 
     stub:
+    // brt_run.log records the command the script would run (the accelerator request included)
+    def gpus = task.accelerator ? 1 : 0
     """
     mkdir -p brt
     touch brt/${meta.id}_ali.mrc
     touch brt/${meta.id}_rec.mrc
     touch brt/${meta.id}_full_rec.mrc
-    touch brt/brt_run.log
+    echo "stub (accelerator ${task.accelerator ? task.accelerator.request : 0}): emflow brt ${stack} --adoc ${adoc} --workdir brt --cpus ${task.cpus} --gpus ${gpus} ${options}" > brt/brt_run.log
     touch ${meta.id}.brt.status.json
     """
 }
