@@ -33,7 +33,7 @@ th{background:#f2f2f2} img.thumb{width:100px;height:auto} img.key{width:180px;he
 video{width:180px;height:180px;background:#000} td.details{min-width:12rem;overflow-wrap:anywhere} .status-success{color:#176417;font-weight:600}
 .status-error{color:#b00020;font-weight:600} .preview{background:#fff3cd;padding:.1rem .3rem;border-radius:3px}
 .msg{font-family:ui-monospace,monospace;white-space:pre-wrap;overflow-wrap:anywhere;color:#b00020}
-.pair{white-space:nowrap;margin-right:.5rem} .ng-note{color:#555;font-size:.9em}
+.params{margin:0 0 .2rem;padding-left:1rem} .params li{list-style:none} .ng-note{color:#555;font-size:.9em}
 @media print{body{margin:0} video{display:none} tr{page-break-inside:avoid} a{color:inherit}}
 """
 
@@ -83,9 +83,9 @@ def _parameters(params: dict[str, Any]) -> str:
         label, unit = PARAMETER_LABELS.get(key, (key, ""))
         value = item.get("value")
         text = "unset" if value is None else (f"{value:g}{unit}" if isinstance(value, (int, float)) else f"{value}{unit}")
-        shown.append(f'<span class="pair">{_e(label)} <b>{_e(text)}</b> from {_e(item.get("source", ""))}</span>')
+        shown.append(f'<li>{_e(label)} <b>{_e(text)}</b> <small>from {_e(item.get("source", ""))}</small></li>')
         warnings += [f"{label}: sources disagree: {c}" for c in item.get("conflicts", [])]
-    html = f"<div>parameters: {'; '.join(shown)}</div>"
+    html = f'<div>parameters:</div><ul class="params">{"".join(shown)}</ul>'
     return html + "".join(f'<div class="msg">{_e(w)}</div>' for w in warnings)
 
 
