@@ -118,7 +118,8 @@ def test_two_row_sheet_each_series_its_own_values(folder, tmp_path):
     assert params["A"]["thickness_px"] == {"value": 96, "source": "s.csv row 2"}
     assert params["B"]["pixel_size_nm"] == {"value": 1.0, "source": "--pixel-size-nm"}
     report = (out / "report.html").read_text()
-    assert "tilt axis <b>85.3°</b> from A.mrc.mdoc" in report and "tilt axis <b>12°</b> from s.csv row 3" in report
+    assert "tilt axis <b>85.3°</b> <small>from A.mrc.mdoc</small>" in report
+    assert "tilt axis <b>12°</b> <small>from s.csv row 3</small>" in report
     assert "emflow: tilt axis 85.3° from A.mrc.mdoc" in (out / "A" / "brt" / "brt_run.log").read_text()
     record = json.loads((out / "B" / ".emflow" / "B.adoc.status.json").read_text())
     assert record["parameters"]["bin_factor"] == {"value": 2, "source": "s.csv row 3"}
