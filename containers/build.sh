@@ -55,13 +55,15 @@ revision="$(git -C "$repo" rev-parse HEAD 2>/dev/null || echo unknown)"
 build_opts=()
 if [[ $ca_bundle != none ]]; then
     [[ -f $ca_bundle ]] || die "CA bundle $ca_bundle not found (--ca-bundle FILE, or --ca-bundle none)"
+    # Not over /etc/ssl/certs/ca-certificates.crt: Debian's ca-certificates package, installed
+    # by the build, rewrites that file and fails on a read-only mount.
     if [[ $engine == podman ]]; then
-        build_opts+=(-v "$(readlink -f "$ca_bundle"):/etc/ssl/certs/ca-certificates.crt:ro")
+        build_opts+=(--format docker -v "$(readlink -f "$ca_bundle"):/run/host-ca-bundle.crt:ro")
     else  # docker build has no -v: a BuildKit secret mounted where the RUN steps expect it
         export DOCKER_BUILDKIT=1
         build_opts+=(--secret "id=ca_bundle,src=$(readlink -f "$ca_bundle")")
     fi
-    build_opts+=(--build-arg CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt)
+    build_opts+=(--build-arg CA_BUNDLE=/run/host-ca-bundle.crt)
 fi
 
 debian_base_image() {  # make (or reuse) localhost/emflow-base:bookworm; print its reference
