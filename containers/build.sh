@@ -42,8 +42,13 @@ while (($#)); do
     esac
 done
 [[ $engine == podman || $engine == docker ]] || die "--engine must be podman or docker, not $engine"
-command -v "$engine" >/dev/null || die "$engine is not installed"
 [[ -n $base && $debian_base == 1 ]] && die "--base and --debian-base exclude each other"
+if [[ -n $imod_installer ]]; then
+    [[ -n $from ]] || die "--imod-installer needs --from EMFLOW_IMAGE (an image this script built)"
+    [[ -n $imod_sha256 ]] || die "--imod-installer needs --imod-sha256 HEX (the checksum of the installer you trust)"
+    [[ -f $imod_installer ]] || die "IMOD installer $imod_installer not found"
+fi
+command -v "$engine" >/dev/null || die "$engine is not installed"
 if [[ $engine == podman && -z ${CONTAINERS_CONF:-} ]] && command -v runc >/dev/null; then
     export CONTAINERS_CONF="$repo/containers/engine/containers.conf"
 fi
@@ -90,9 +95,6 @@ debian_base_image() {  # make (or reuse) localhost/emflow-base:bookworm; print i
 }
 
 if [[ -n $imod_installer ]]; then
-    [[ -n $from ]] || die "--imod-installer needs --from EMFLOW_IMAGE (an image this script built)"
-    [[ -n $imod_sha256 ]] || die "--imod-installer needs --imod-sha256 HEX (the checksum of the installer you trust)"
-    [[ -f $imod_installer ]] || die "IMOD installer $imod_installer not found"
     tag="${tag:-localhost/emflow-imod:$version-imod$imod_version}"
     context="$(mktemp -d)"
     trap 'rm -rf "$context"' EXIT
