@@ -17,7 +17,8 @@
 # --cert; it never becomes part of the image. With podman, when CONTAINERS_CONF is unset and runc
 # is installed, containers/engine/containers.conf (runc, rlimits these machines need) is used.
 # Labels: org.opencontainers.image.version (pyproject.toml) and .revision (git HEAD; "-dirty"
-# when the checkout has uncommitted changes).
+# when the checkout has uncommitted changes), also given as --label: podman 4.3's build cache
+# reuses a LABEL layer whose build-arg value changed.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -112,6 +113,8 @@ else
         ${base:+--build-arg "BASE_IMAGE=$base"} \
         --build-arg "EMFLOW_VERSION=$version" \
         --build-arg "GIT_REVISION=$revision" \
+        --label "org.opencontainers.image.version=$version" \
+        --label "org.opencontainers.image.revision=$revision" \
         -t "$tag" "$repo" >&2
 fi
 # podman names a tag without a registry host localhost/TAG
