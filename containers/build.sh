@@ -13,8 +13,8 @@
 #       you downloaded (refused unless its SHA-256 is HEX); TAG default localhost/emflow-imod:<version>.
 #
 # TLS: the host's CA bundle ($SSL_CERT_FILE or /etc/ssl/certs/ca-certificates.crt; --ca-bundle
-# FILE, or --ca-bundle none) is mounted read-only into the build's RUN steps and handed to pip as
-# --cert; it never becomes part of the image. With podman, when CONTAINERS_CONF is unset and runc
+# FILE, or --ca-bundle none) is a build secret, mounted only into the pip RUN step and handed to
+# pip as --cert; it never becomes part of the image. With podman, when CONTAINERS_CONF is unset and runc
 # is installed, containers/engine/containers.conf (runc, rlimits these machines need) is used.
 # Labels: org.opencontainers.image.version (pyproject.toml) and .revision (git HEAD; "-dirty"
 # when the checkout has uncommitted changes), also given as --label: podman 4.3's build cache
@@ -61,15 +61,15 @@ revision="$(git -C "$repo" rev-parse HEAD 2>/dev/null || echo unknown)"
 build_opts=()
 if [[ $ca_bundle != none ]]; then
     [[ -f $ca_bundle ]] || die "CA bundle $ca_bundle not found (--ca-bundle FILE, or --ca-bundle none)"
-    # Not over /etc/ssl/certs/ca-certificates.crt: Debian's ca-certificates package, installed
-    # by the build, rewrites that file and fails on a read-only mount.
-    if [[ $engine == podman ]]; then
-        build_opts+=(--format docker -v "$(readlink -f "$ca_bundle"):/run/host-ca-bundle.crt:ro")
-    else  # docker build has no -v: a BuildKit secret mounted where the RUN steps expect it
-        export DOCKER_BUILDKIT=1
-        build_opts+=(--secret "id=ca_bundle,src=$(readlink -f "$ca_bundle")")
-    fi
-    build_opts+=(--build-arg CA_BUNDLE=/run/host-ca-bundle.crt)
+    # A build secret: mounted only into the RUN steps that ask for it, never stored in a layer;
+    # at /run/host-ca-bundle.crt, not over /etc/ssl/certs/ca-certificates.crt, which Debian's
+    # ca-certificates package (installed by the build) rewrites.
+    build_opts+=(--secret "id=ca_bundle,src=$(readlink -f "$ca_bundle")" --build-arg CA_BUNDLE=/run/host-ca-bundle.crt)
+fi
+if [[ $engine == podman ]]; then
+    build_opts+=(--format docker)  # Docker's image format keeps SHELL (pipefail in RUN steps)
+else
+    export DOCKER_BUILDKIT=1  # RUN --mount=type=secret
 fi
 
 debian_base_image() {  # make (or reuse) localhost/emflow-base:bookworm; print its reference
