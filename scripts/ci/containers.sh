@@ -168,7 +168,7 @@ podman_run() {
 apptainer_run() {
     local t=$SECONDS sandbox="$work/emflow-sandbox"
     rm -rf "$sandbox" "$work/emflow-oci.tar"
-    podman save --format oci-archive -o "$work/emflow-oci.tar" "$image" >/dev/null
+    podman save --quiet --format oci-archive -o "$work/emflow-oci.tar" "$image"
     /opt/apptainer/bin/apptainer build --sandbox "$sandbox" "oci-archive:$work/emflow-oci.tar" >"$work/apptainer-build.log" 2>&1 \
         || { tail "$work/apptainer-build.log"; fail "apptainer build --sandbox"; }
     rm -f "$work/emflow-oci.tar"
@@ -189,8 +189,8 @@ imod_run() {
         --imod-sha256 "$(printf '0%.0s' {1..64})" --imod-version 0.0-standin --tag "$imod_image-refused" >"$work/imod-refused.log" 2>&1; then
         fail "the IMOD build accepted an installer with the wrong SHA-256"
     fi
-    grep -q 'refusing to build: .* does not have SHA-256' "$work/imod-refused.log" || { tail "$work/imod-refused.log"; fail "IMOD build failed, but not by refusing the checksum"; }
-    say "IMOD build refuses a wrong SHA-256: $(grep -m1 'refusing to build' "$work/imod-refused.log")"
+    grep -q '^refusing to build: .* does not have SHA-256' "$work/imod-refused.log" || { tail "$work/imod-refused.log"; fail "IMOD build failed, but not by refusing the checksum"; }
+    say "IMOD build refuses a wrong SHA-256: $(grep -m1 '^refusing to build' "$work/imod-refused.log")"
     "$repo/containers/build.sh" --engine podman --from "$image" --imod-installer "$installer" --imod-sha256 "$sha" \
         --imod-version 0.0-standin --tag "$imod_image" >"$work/imod-build.log" 2>&1 || { tail -30 "$work/imod-build.log"; fail "IMOD stand-in image build"; }
     say "built $(tail -1 "$work/imod-build.log") from the stand-in installer (sha256 $sha)"
