@@ -14,8 +14,9 @@
 #
 # TLS: the host's CA bundle ($SSL_CERT_FILE or /etc/ssl/certs/ca-certificates.crt; --ca-bundle
 # FILE, or --ca-bundle none) is a build secret, mounted only into the pip RUN step and handed to
-# pip as --cert; it never becomes part of the image. With podman, when CONTAINERS_CONF is unset and runc
-# is installed, containers/engine/containers.conf (runc, rlimits these machines need) is used.
+# pip as --cert; it never becomes part of the image. With podman, when CONTAINERS_CONF is unset
+# and runc is installed, containers/engine/containers.conf (runc, rlimits these machines need)
+# is used.
 # Labels: org.opencontainers.image.version (pyproject.toml) and .revision (git HEAD; "-dirty"
 # when the checkout has uncommitted changes), also given as --label: podman 4.3's build cache
 # reuses a LABEL layer whose build-arg value changed.
