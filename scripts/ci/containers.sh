@@ -18,6 +18,8 @@
 #   NEXTFLOW ARGS   appended to every pipeline run (the bare one made here included).
 # Needs: root (apt-get), java 17+ and mvn (scripts/nextflow), emflow on PATH for the native runs,
 # ../shared/vendor/apptainer-1.5.3/ (or APPTAINER_TARBALL) when /opt/apptainer is missing.
+# Measured on a shared 2-core machine: 5.3-6.6 min with --bare-out and the podman build cache
+# warm; a cold image build adds ~3 min (+ ~1 min mmdebstrap for the base), a bare run here ~1-2 min.
 # Leaves the image localhost/emflow:test (and localhost/emflow-imod:standin) in root's podman
 # store for reuse; starts no daemon.
 set -euo pipefail
