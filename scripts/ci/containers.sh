@@ -5,7 +5,7 @@
 #   3. `pip freeze` in the image equals containers/emflow/requirements.lock
 #   4. `emflow demo` in the image writes the same data files as a native `emflow demo`
 #   5. -profile podman,test and test,podman resolve to the same engine settings (nextflow config)
-#   6. -profile test,podman with emflow NOT on the host PATH: every task's .command.run runs
+#   6. -profile test,podman with emflow NOT on the host PATH and a relative --input: every task's .command.run runs
 #      `podman run` on the image; data files identical to the bare -profile test run
 #   7. the image converted to an Apptainer sandbox; -profile test,apptainer likewise (`apptainer exec`)
 #   8. IMOD image from the stand-in installer: a wrong SHA-256 is refused; -profile test,podman
@@ -162,7 +162,12 @@ podman_run() {
     local clean; clean="$(path_without_emflow)"
     if PATH="$clean" command -v emflow; then fail "emflow is still on the PATH for the container run"; fi
     say "emflow is not on the PATH of the container runs (command -v emflow fails)"
-    nf_run podman "PATH=$clean" -- -profile test,podman --container_emflow "$image"
+    # a RELATIVE --input (issue 16 item 4): resolved against the launch folder in the head job and
+    # staged into the containers; a copy of the bundled sample, so the data match the bare run's
+    mkdir -p "$work/launch-podman/rel-input"
+    cp "$repo"/src/emflow/data/demo/*.{mrc,rawtlt,csv} "$work/launch-podman/rel-input/"
+    nf_run podman "PATH=$clean" -- -profile test,podman --container_emflow "$image" --input rel-input/samplesheet.csv
+    say "test,podman ran with --input rel-input/samplesheet.csv, relative to its launch folder"
     every_task_in podman "podman run .*$image"
     python3 "$repo/scripts/ci/compare_outputs.py" "$bare_out" "$work/out-podman" || fail "-profile test,podman vs bare run"
 }
