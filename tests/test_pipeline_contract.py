@@ -190,4 +190,7 @@ def test_bin_commands_are_thin_wrappers_of_the_package_cli() -> None:
         code = [line for line in script.read_text().splitlines()
                 if line.strip() and not line.lstrip().startswith(("#", '"""'))]
         assert os.access(script, os.X_OK), f"{script.name} is not executable"
-        assert code == ["from emflow.cli import run_main", "run_main()"], f"{script.name} holds more than the CLI call"
+        code = [line.split("  #")[0].strip() for line in code]
+        # the __main__ guard: multiprocessing "spawn" workers import the script again
+        assert code == ["from emflow.cli import run_main", 'if __name__ == "__main__":', "run_main()"], \
+            f"{script.name} holds more than the guarded CLI call"
