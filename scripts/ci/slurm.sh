@@ -53,7 +53,8 @@ node_cpus="$(sinfo -h -o %c)"
 node_mem_mb="$(sinfo -h -o %m)"
 
 # An institution's settings, as a site would write them (README "Running on a Slurm cluster"),
-# plus CI's short polling and one fault: REC_VOLUMES' first attempt waits, to be cancelled.
+# with CI's short polling; site-fault.config adds one fault: REC_VOLUMES' first attempt waits
+# (to be cancelled by scancel, or to be running when the head is killed).
 site="$work/site.config"
 cat >"$site" <<'EOF'
 params.slurm_queue = 'debug'
@@ -62,8 +63,12 @@ executor {
     queueStatInterval = '2 sec'
     submitRateLimit   = '50/1s'
 }
+process.beforeScript = 'export EMFLOW_SITE=ci-site'
+EOF
+fault="$work/site-fault.config"
+cat >"$fault" <<'EOF'
+includeConfig 'site.config'
 process {
-    beforeScript = 'export EMFLOW_SITE=ci-site'
     withName: 'BRT:REC_VOLUMES' {
         beforeScript = { task.attempt == 1 ? 'export EMFLOW_SITE=ci-site; sleep 300' : 'export EMFLOW_SITE=ci-site' }
     }
@@ -143,7 +148,7 @@ PY
 # 1. the pipeline through Slurm, capped to the node, with one job cancelled mid-run
 step=$SECONDS
 out1="$work/out-slurm"
-run slurm -profile test,slurm --max_cpus 2 --max_memory 6.GB --site_config "$site" --outdir "$out1" &
+run slurm -profile test,slurm --max_cpus 2 --max_memory 6.GB --site_config "$fault" --outdir "$out1" &
 head_pid=$!
 cancelled=""
 for _ in $(seq 600); do  # wait for REC_VOLUMES' first attempt to run (it sleeps), then cancel it
@@ -174,7 +179,7 @@ same_data "$out1" || fail "-profile test,slurm data files"
 
 # 2. -resume: all cached
 step=$SECONDS
-run slurm-resume -profile test,slurm --max_cpus 2 --max_memory 6.GB --site_config "$site" --outdir "$out1" -resume
+run slurm-resume -profile test,slurm --max_cpus 2 --max_memory 6.GB --site_config "$fault" --outdir "$out1" -resume
 say "slurm-resume: exit $rc, $(count Submitted "$work/slurm-resume.log") run, $(count Cached "$work/slurm-resume.log") cached, $((SECONDS - step)) s"
 [[ $rc == 0 && $(count Submitted "$work/slurm-resume.log") == 0 && $(count Cached "$work/slurm-resume.log") == "$tasks" ]] \
     || fail "-resume did not find all $tasks tasks cached"
@@ -196,7 +201,7 @@ say "  BATCHRUNTOMO job $brt_job: $(grep '^#SBATCH --gres' "$brt_run"), allocate
 # 4. the head killed mid-run, then -resume
 step=$SECONDS
 out4="$work/out-kill"
-run kill -profile test,slurm --site_config "$site" --outdir "$out4" &
+run kill -profile test,slurm --site_config "$fault" --outdir "$out4" &
 head_pid=$!
 for _ in $(seq 600); do  # REC_VOLUMES' first attempt waits: by then the tasks before it are done
     squeue -h -t R -n 'nf-BRT_REC_VOLUMES_(etspy_HAADF_bin2)' -o %i | grep -q . && break
@@ -214,7 +219,7 @@ scancel --name 'nf-BRT_REC_VOLUMES_(etspy_HAADF_bin2)' || true  # the killed hea
 say "kill: Nextflow head (pid $java_pid) killed with $(wc -w <<<"$finished") tasks finished, $((SECONDS - step)) s"
 [[ -n "$finished" ]] || fail "no task had finished before the head was killed"
 step=$SECONDS
-run kill-resume -profile test,slurm --site_config "$site" --outdir "$out4" -resume
+run kill-resume -profile test,slurm --site_config "$fault" --outdir "$out4" -resume
 say "kill-resume: exit $rc, $(count Submitted "$work/kill-resume.log") run, $(count Cached "$work/kill-resume.log") cached, $((SECONDS - step)) s"
 [[ $rc == 0 ]] || { tail -40 "$work/kill-resume.log"; fail "-resume after killing the head"; }
 for hash in $finished; do

@@ -115,6 +115,13 @@ start() {
 
 stop() {
     local name pid i stopped=()
+    if pid_of slurmctld >/dev/null; then  # end the jobs first: their slurmstepd outlive slurmd
+        SLURM_CONF="$conf" squeue -h -o %i 2>/dev/null | xargs -r env SLURM_CONF="$conf" scancel || true
+        for i in $(seq 50); do  # cancelled jobs leave the queue once their processes are gone
+            [[ -z "$(SLURM_CONF="$conf" squeue -h -o %i 2>/dev/null)" ]] && break
+            sleep 0.2
+        done
+    fi
     for name in slurmd slurmctld munged; do
         pid="$(pid_of "$name")" || continue
         kill "$pid"
@@ -122,7 +129,6 @@ stop() {
         [[ -d "/proc/$pid" ]] && kill -9 "$pid"
         stopped+=("$name($pid)")
     done
-    # a job's slurmstepd ends with slurmd's jobs; wait for any left from our spool
     rm -f "$state"/run/*.pid
     [[ "${1:-}" == quiet ]] || say "stopped: ${stopped[*]:-nothing was running}"
 }
