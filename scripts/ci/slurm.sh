@@ -194,9 +194,12 @@ check_jobs "$work/out-gpu" || fail "the Slurm jobs of the GPU stub run"
 brt_run="$(grep -l "^### name: 'BRT:BATCHRUNTOMO" "$work"/launch-gpu/work/*/*/.command.run)"
 grep -q "^#SBATCH --gres=gpu:1" "$brt_run" || fail "no GPU request in $brt_run"
 brt_job="$(python3 -c "import csv,sys; print(next(r['native_id'] for r in csv.DictReader(open(sys.argv[1]), delimiter='\t') if r['process'] == 'BRT:BATCHRUNTOMO'))" "$(trace_of "$work/out-gpu")")"
-grep "^JobId=$brt_job " "$jobcomp" | grep -q "gres/gpu=1" || fail "job $brt_job did not get the GPU GRES"
+# (Slurm starts a job asking a GRES only once it has allocated it: COMPLETED means it got the GPU)
+job_info="$(scontrol show job "$brt_job")"
+grep -q "TresPerNode=gres:gpu:1" <<<"$job_info" && grep -q "JobState=COMPLETED" <<<"$job_info" \
+    || fail "job $brt_job did not ask for or get the GPU: $job_info"
 grep -q "EMFLOW_SITE=ci-site" "$brt_run" && grep -q "^#SBATCH -p debug" "$brt_run" || fail "site settings missing under v1"
-say "  BATCHRUNTOMO job $brt_job: $(grep '^#SBATCH --gres' "$brt_run"), allocated $(grep -o 'gres/gpu=[0-9]*' <(grep "^JobId=$brt_job " "$jobcomp") | head -n1)"
+say "  BATCHRUNTOMO job $brt_job: $(grep '^#SBATCH --gres' "$brt_run"), $(grep -o 'TresPerNode=[^ ]*' <<<"$job_info"), COMPLETED"
 
 # 4. the head killed mid-run, then -resume
 step=$SECONDS
@@ -236,6 +239,9 @@ elif ! "$engine" image exists "$image" 2>/dev/null && ! "$engine" image inspect 
 elif ! grep -Eq "^\s+$engine \{" "$repo/nextflow.config"; then
     say "containers: SKIPPED (no '$engine' profile in nextflow.config)"
 else
+    # the engine settings these machines need (containers/engine/containers.conf, if present)
+    [[ -z "${CONTAINERS_CONF:-}" && -f "$repo/containers/engine/containers.conf" ]] \
+        && export CONTAINERS_CONF="$repo/containers/engine/containers.conf"
     run containers -profile "test,slurm,$engine" --container_emflow "$image" --site_config "$site" --outdir "$work/out-containers"
     say "containers (-profile test,slurm,$engine, $image): exit $rc, $(count Submitted "$work/containers.log") tasks, $((SECONDS - step)) s"
     [[ $rc == 0 ]] || { tail -40 "$work/containers.log"; fail "-profile test,slurm,$engine"; }

@@ -100,15 +100,18 @@ start() {
         say "started munged, slurmctld, slurmd (state in $state)"
     fi
     export SLURM_CONF="$conf"
-    local i
+    local i up=""
     for i in $(seq 60); do  # the node registers within a few seconds
-        sinfo -h -o %T 2>/dev/null | grep -Eq '^(idle|mixed|allocated)' && break
+        # one of them died (its PID file is written a moment after start): see its log
+        (( i > 6 )) && ! { pid_of slurmctld && pid_of slurmd; } >/dev/null && break
+        timeout 5 sinfo -h -o %T 2>/dev/null | grep -Eq '^(idle|mixed|allocated)' && { up=1; break; }
         sleep 0.5
     done
-    sinfo -h -o %T | grep -Eq '^(idle|mixed|allocated)' || {
-        tail -5 "$state/log/slurmctld.log" "$state/log/slurmd.log" >&2
-        die "the node did not come up"
-    }
+    if [[ -z "$up" ]]; then
+        tail -n 5 "$state/log/slurmctld.log" "$state/log/slurmd.log" >&2
+        stop
+        die "the node did not come up (logs above, in $state/log)"
+    fi
     say "$(sinfo -h -N -o 'node %N: %T, %c CPUs, %m MB, %G, partition %P')"
     say "use it with: export SLURM_CONF=$conf"
 }
