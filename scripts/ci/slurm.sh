@@ -44,7 +44,12 @@ fi
 
 step=$SECONDS
 export EMFLOW_SLURM_DIR="$work/cluster"
-trap '"$cluster" stop; ps -eo pid=,comm= | grep -E " (munged|slurmctld|slurmd|slurmstepd)$" || true' EXIT
+left_behind() {  # after stop: no Slurm or munge process of this machine should be left
+    local left
+    left="$(ps -eo pid=,comm= | grep -E " (munged|slurmctld|slurmd|slurmstepd|slurmscriptd)$" | tr -s ' \n' ' ' || true)"
+    say "after stop, Slurm/munge processes left: ${left:-none}"
+}
+trap '"$cluster" stop; left_behind' EXIT
 "$cluster" start
 eval "$("$cluster" env)"
 say "cluster started, $((SECONDS - step)) s"
