@@ -20,28 +20,55 @@ def callbackOption(p) {
     return p.callback_url ? "--callback-url ${p.callback_url}".toString() : ''
 }
 
+// Every path parameter resolved against the launch directory, in the head job (issue 16): tasks
+// get only staged inputs, so relative paths work and containers see every file they read.
+def launchPath(value) {
+    def text = value.toString()
+    return file(text.startsWith('/') || text.contains('://') ? text : "${workflow.launchDir}/${text}")
+}
+
+def checkedInput(value) {
+    if (!value) {
+        error("emflow: --input is required (a folder of tilt series, a samplesheet .csv/.tsv, or a spatialomics session)")
+    }
+    def path = launchPath(value)
+    if (!path.exists()) {
+        error("emflow: --input ${value}: does not exist (looked for ${path})")
+    }
+    return path
+}
+
 workflow {
     main:
     // Parameters are checked by emflow itself (JSON Schema in nextflow_schema.json) in the first task;
     // every other task waits for it.
     // (the report-name timestamp is left out, so that -resume finds this task cached)
+    def input = checkedInput(params.input)
+    def pathParams = ['adoc_template', 'scope_template', 'system_template', 'user_template']
     def checked = params.findAll { name, _value -> name != 'trace_report_suffix' }
+        .collectEntries { name, value -> [name, name == 'input' ? input.toString() : value] }
+    pathParams.findAll { name -> params[name] && params[name].toString().contains('/') }.each { name ->
+        if (!launchPath(params[name]).exists()) {
+            error("emflow: --${name} ${params[name]}: does not exist (looked for ${launchPath(params[name])})")
+        }
+    }
     ch_params = channel.of(groovy.json.JsonOutput.prettyPrint(groovy.json.JsonOutput.toJson(checked)))
         .collectFile(name: 'params.json', newLine: true)
-    VALIDATE_PARAMS(ch_params, file("${projectDir}/nextflow_schema.json", checkIfExists: true))
+    def sheet = params.workflow != 'spatialomics' && input.isFile() ? input : []
+    VALIDATE_PARAMS(ch_params, file("${projectDir}/nextflow_schema.json", checkIfExists: true), sheet)
     ch_ready = VALIDATE_PARAMS.out.report.first()
 
     if (params.workflow == 'spatialomics') {
-        SPATIALOMICS(ch_ready, params.input, callbackOption(params))
+        SPATIALOMICS(ch_ready, input.toString(), callbackOption(params))
         ch_assets = SPATIALOMICS.out.assets
     } else {
-        BRT(ch_ready, params.input)
+        BRT(ch_ready, input, VALIDATE_PARAMS.out.series.first())
         // sorted, so that the manifest's inputs (and its -resume hash) do not depend on task order
         ch_tree = BRT.out.tree
             .toSortedList { a, b -> a[0] <=> b[0] }
             .map { items -> [items.collect { item -> item[0] }, items.collect { item -> item[1] }] }
         ch_status = BRT.out.status.toSortedList { a, b -> a.name <=> b.name }
-        MANIFEST(ch_tree, ch_status, file(params.input, type: 'dir'), callbackOption(params))
+        MANIFEST(ch_tree, ch_status, BRT.out.inputs, callbackOption(params))
         ch_assets = MANIFEST.out.assets
     }
     RUN_STATUS(ch_assets)

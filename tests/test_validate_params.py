@@ -55,7 +55,7 @@ def test_valid_params_with_cli_strings_and_nulls(tmp_path, schema, capsys):
         ({"recon": "fast"}, "--recon: 'fast' is not one of ['auto', 'imod', 'preview']"),
         ({"thickness": 0}, "--thickness: 0 is less than the minimum of 1"),
         ({"adoc_set": "a=1;rm -rf x"}, "--adoc_set: 'a=1;rm -rf x' does not match"),
-        ({"input": "/no/such/folder"}, "--input: '/no/such/folder' is not an existing folder"),
+        ({"input": "/no/such/folder"}, "--input: '/no/such/folder' does not exist"),
     ],
 )
 def test_bad_params_one_line_exit_2(tmp_path, capsys, change, expected):

@@ -53,6 +53,44 @@ def seriesOf(stacks) {
     }
 }
 
+// A path parameter relative to the launch directory, made absolute in the head job (a shipped
+// template name such as 'cryo' stays as it is).
+def launchFile(value) {
+    def text = value.toString()
+    if (text.startsWith('/') || text.contains('://')) {
+        return text
+    }
+    def candidate = file("${workflow.launchDir}/${text}")
+    return candidate.exists() ? candidate.toString() : text
+}
+
+// Run-wide parameters given on purpose (not their configured default) win over a samplesheet row.
+def explicitParams(p) {
+    return [tilt_axis_deg: p.tilt_axis_deg != null, pixel_size_nm: p.pixel_size_nm != null,
+            thickness: p.thickness != 256, bin: p.bin != 4, recon: p.recon != 'auto']
+}
+
+// One [meta, stack, companions, user adoc or []] per samplesheet row (rows checked by
+// `emflow samplesheet --check` in VALIDATE_PARAMS; here only the files, where they are). The row's
+// values travel in meta.row (those no explicit parameter overrides), with meta.row_source.
+def sheetSeries(seriesJson, sheet, p) {
+    def rows = new groovy.json.JsonSlurper().parseText(seriesJson.text)
+    def explicit = explicitParams(p)
+    def folder = sheet.parent
+    return rows.collect { row ->
+        def located = [:]
+        ['stack', 'adoc', 'tilt_angles'].findAll { column -> row[column] }.each { column ->
+            def path = row[column].startsWith('/') ? file(row[column]) : folder.resolve(row[column])
+            if (!path.isFile()) {
+                error("emflow: ${sheet}: row ${row.line}, column ${column}: ${row[column]} is not an existing file (looked for ${path})")
+            }
+            located[column] = path
+        }
+        def meta = [id: row.id, row: row.values.findAll { column, _value -> !explicit[column] }, row_source: row.source]
+        return [meta, located.stack, companionsOf(located.stack), located.adoc ?: []]
+    }
+}
+
 // emflow options from the pipeline parameters. They are process inputs, not read inside the
 // modules: Nextflow 25.04's strict parser leaves params used in a script out of the task hash, so
 // only inputs make -resume re-run a step whose options changed.
@@ -64,10 +102,10 @@ def adocOptions(p) {
         "--light-beads ${p.light_beads}",
         "--thickness ${p.thickness}",
         "--montage ${p.montage}",
-        p.adoc_template ? "--template ${p.adoc_template}" : '',
-        p.scope_template ? "--scope-template ${p.scope_template}" : '',
-        p.system_template ? "--system-template ${p.system_template}" : '',
-        p.user_template ? "--user-template ${p.user_template}" : '',
+        p.adoc_template ? "--template ${launchFile(p.adoc_template)}" : '',
+        p.scope_template ? "--scope-template ${launchFile(p.scope_template)}" : '',
+        p.system_template ? "--system-template ${launchFile(p.system_template)}" : '',
+        p.user_template ? "--user-template ${launchFile(p.user_template)}" : '',
         p.adoc_set ? p.adoc_set.toString().tokenize(' ').collect { kv -> "--set ${kv}" }.join(' ') : '',
     ].findAll { option -> option }.join(' ')
 }
@@ -105,13 +143,21 @@ def gatherSlabs(frames, stats) {
 workflow BRT {
     take:
     ch_ready   // one item once the parameters are valid
-    input_dir  // the folder of tilt series (SPEC §1)
+    input      // the folder of tilt series (SPEC §1) or a samplesheet, absolute (resolved in main.nf)
+    ch_sheet   // series.json: the checked samplesheet rows ([] for a folder)
 
     main:
-    ch_series = channel.fromPath("${input_dir}/*", type: 'file')
-        .filter { f -> f.name ==~ /(?i).+\.(mrc|st)/ }
-        .toList()
-        .flatMap { stacks -> seriesOf(stacks) }
+    if (input.isDirectory()) {
+        ch_series = channel.fromPath("${input}/*", type: 'file')
+            .filter { f -> f.name ==~ /(?i).+\.(mrc|st)/ }
+            .toList()
+            .flatMap { stacks -> seriesOf(stacks) }
+        // the manifest discovers the series (and reports bad names) in the staged folder entries
+        ch_inputs = channel.value(input.listFiles().toList().toSorted { a, b -> a.name <=> b.name })
+    } else {
+        ch_series = ch_sheet.flatMap { json -> sheetSeries(json, input, params) }
+        ch_inputs = ch_series.map { _meta, stack, _companions, _adoc -> stack }.toSortedList { a, b -> a.name <=> b.name }
+    }
     ch_series = ch_ready.combine(ch_series).map { _ok, meta, stack, companions, adoc -> [meta, stack, companions, adoc] }
 
     BRT_ADOC(ch_series, adocOptions(params))
@@ -165,7 +211,10 @@ workflow BRT {
         .map { _meta, record -> record }
     tree = ch_top.mix(ch_brt)
 
+    inputs = ch_inputs
+
     emit:
+    inputs  // the input files the manifest discovers the series in (staged as its input folder)
     tree    // [path relative to OUT, file] of every output the manifest reads
     status  // status records
 }

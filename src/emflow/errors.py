@@ -40,6 +40,10 @@ class EmflowError(Exception):
     def one_line(self) -> str:
         return _one_line(str(self))
 
+    def lines(self) -> list[str]:
+        """The problems, one line each (one for most errors; a samplesheet lists every bad cell)."""
+        return [self.one_line()]
+
 
 class EmflowInputError(EmflowError):
     """Bad input: a file that cannot be used, or a parameter with a bad value (exit 2)."""
@@ -51,3 +55,21 @@ class EmflowStepError(EmflowError):
     """A processing step ran but failed (e.g. batchruntomo aborted): exit 1."""
 
     exit_code = 1
+
+
+class EmflowProblemsError(EmflowInputError):
+    """Several problems of one input found together (every bad cell of a samplesheet): exit 2.
+
+    ``problems`` are lines ``"row 3, column stack: problem"``; ``lines()`` gives each as
+    ``"SUBJECT: line"``, ``one_line()`` joins them with ``"; "``.
+    """
+
+    def __init__(self, subject: str | os.PathLike[str], problems: list[str] | str) -> None:
+        self.problems = [problems] if isinstance(problems, str) else [_one_line(p) for p in problems]
+        super().__init__(subject, "; ".join(self.problems))
+
+    def __reduce__(self) -> tuple[type, tuple[str, list[str]]]:  # type: ignore[override]
+        return (type(self), (self.subject, self.problems))
+
+    def lines(self) -> list[str]:
+        return [f"{self.subject}: {p}" for p in self.problems]

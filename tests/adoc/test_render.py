@@ -55,8 +55,15 @@ def test_etspy_adoc_keys(shared_data, tmp_path, capsys):
 
 
 @pytest.mark.shared
-def test_etspy_without_pixel_size_fails(shared_data, tmp_path, capsys):
+def test_etspy_pixel_size_from_its_fei_extended_header(shared_data, tmp_path):
+    # header voxel 1 Å (unset); the old-style FEI extended header says 3.36e-9 m (the log's 3.36 nm)
     stack = shared_data / "tilt_series" / "etspy_HAADF.mrc"
+    assert main(["adoc", str(stack), "--outdir", str(tmp_path / "o")]) == 0
+    assert "setupset.copyarg.pixel=3.36\n" in (tmp_path / "o" / "etspy_HAADF.adoc").read_text()
+
+
+def test_unset_pixel_size_without_metadata_fails(make_mrc, tmp_path, capsys):
+    stack = make_mrc("ts.mrc", np.zeros((3, 8, 8), np.int16), voxel_size_angstrom=(1.0, 1.0, 1.0))
     assert main(["adoc", str(stack), "--outdir", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "header voxel size is 1 Å" in err and "--pixel-size-nm" in err

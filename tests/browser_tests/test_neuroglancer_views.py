@@ -93,7 +93,7 @@ def test_precomputed_pyramid_in_neuroglancer(make_mrc, tmp_path: Path, chromium:
 @pytest.mark.browser
 @pytest.mark.timeout(300)
 def test_ome_zarr_in_neuroglancer(make_mrc, tmp_path: Path, chromium: None) -> None:
-    from emflow.pyramid.zarr_writer import write_zarr
+    from emflow.pyramid.zarr import write_zarr
 
     volume = pattern("int16")
     src = make_mrc("B_full_rec.mrc", volume, voxel_size_angstrom=(10.0, 10.0, 10.0))
@@ -211,7 +211,7 @@ def test_real_tomogram_both_formats(shared_data: Path, tmp_path: Path, chromium:
     import mrcfile
 
     from emflow.pyramid import make_pyramid
-    from emflow.pyramid.zarr_writer import write_zarr
+    from emflow.pyramid.zarr import write_zarr
 
     src = shared_data / "tomograms" / "cylindra_13pf_MT_int8.mrc"
     with mrcfile.open(src, permissive=True) as mrc:

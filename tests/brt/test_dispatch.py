@@ -43,7 +43,7 @@ def test_auto_without_imod_runs_preview_loudly(no_brt, fake_preview, series, tmp
     calls, _ = fake_preview
     stack, adoc = series
     with caplog.at_level(logging.WARNING):
-        result = run_brt(stack, adoc, tmp_path / "w", recon="auto", gpus=1)
+        result = run_brt(stack, adoc, tmp_path / "w", recon="auto", cpus=4, gpus=1)
     assert result.backend == "preview"
     assert result.outputs == BrtOutputs("ts", tmp_path / "w")
     assert "using the PREVIEW reconstruction (no fiducial alignment)" in caplog.text
@@ -51,7 +51,7 @@ def test_auto_without_imod_runs_preview_loudly(no_brt, fake_preview, series, tmp
     log = call.pop("log")
     assert callable(log)
     assert call == {"stack": stack, "workdir": tmp_path / "w", "basename": "ts", "bin_factor": 4,
-                    "thickness_px": 32, "pixel_size_nm": 2.0, "tilt_axis_deg": 0.0, "gpus": 1}
+                    "thickness_px": 32, "pixel_size_nm": 2.0, "tilt_axis_deg": 0.0, "gpus": 1, "cpus": 4}
     assert (tmp_path / "w" / "ts.adoc").is_file()
     run_log = (tmp_path / "w" / "brt_run.log").read_text()
     assert "preview reconstruction (no fiducial alignment)" in run_log
@@ -62,10 +62,11 @@ def test_preview_asked_for_even_with_imod(fake_brt, fake_preview, series, tmp_pa
     calls, _ = fake_preview
     stack, adoc = series
     code = main(["brt", str(stack), "--adoc", str(adoc), "--workdir", str(tmp_path / "w"), "--recon", "preview",
-                 "--tilt-axis-deg", "85.5"])
+                 "--tilt-axis-deg", "85.5", "--cpus", "3"])
     assert code == 0
     assert capsys.readouterr().out.strip() == f"preview: {tmp_path / 'w'}"
     assert calls[0]["tilt_axis_deg"] == 85.5 and calls[0]["gpus"] == 0
+    assert calls[0]["cpus"] == 3  # emflow brt --cpus (the Nextflow task's task.cpus) reaches the preview
 
 
 def test_preview_missing_output_fails(no_brt, fake_preview, series, tmp_path):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from manifest_helpers import publish_series
 
-from emflow.runner.status import write_record
+from emflow.records import write_record
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from emflow.runner.status import write_record
+from emflow.records import write_record
 
 MINMAX = {"neuroglancerPrecomputedMin": "30000", "neuroglancerPrecomputedMax": "34000",
           "neuroglancerPrecomputedFloor": "0", "neuroglancerPrecomputedLimit": "65535"}

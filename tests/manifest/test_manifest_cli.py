@@ -9,11 +9,11 @@ from emflow.cli import main
 def test_manifest_and_validate_assets(published: tuple[Path, Path], capfd) -> None:
     inp, out = published
     assert main(["manifest", str(out), "--input-dir", str(inp)]) == 0
-    assert capfd.readouterr().out.strip() == "partial: 1 of 3 series succeeded"
+    assert capfd.readouterr().out.strip() == "success: 1 of 3 series succeeded"
     assert main(["manifest", str(out), "--input-dir", str(inp), "--strict"]) == 1
     capfd.readouterr()
     assert main(["validate-assets", str(out / "assets.json")]) == 0
-    assert capfd.readouterr().out.strip() == f"{out / 'assets.json'}: valid (status partial, 3 files)"
+    assert capfd.readouterr().out.strip() == f"{out / 'assets.json'}: valid (status success, 3 files, 2 failed)"
     broken = json.loads((out / "assets.json").read_text())
     broken["files"][0]["imageSet"][0]["assets"][0]["type"] = "poster"
     (out / "bad.json").write_text(json.dumps(broken))

@@ -73,8 +73,7 @@ def test_run(runtime, tmp_path_factory) -> dict:
     changed = nextflow(base / "launch", "--outdir", str(base / "out-zarr"), "-resume", "--ng_format", "both")
     assert changed.returncode == 0, changed.stdout[-4000:]
     local = base / "local"
-    ran = subprocess.run(["emflow", "run", str(SAMPLE), "--outdir", str(local), "--recon", "preview",
-                          "--tilt-axis-deg", "90"],
+    ran = subprocess.run(["emflow", "run", str(SAMPLE / "samplesheet.csv"), "--outdir", str(local), "--recon", "preview"],
                          capture_output=True, text=True, timeout=900)
     assert ran.returncode == 0, ran.stderr[-4000:]
     return {"out": out, "first": first.stdout, "resumed": resumed.stdout, "changed": changed.stdout, "local": local,
@@ -105,7 +104,7 @@ def test_test_profile_runs_every_process_with_frame_fanout(test_run):
     submitted = tasks(test_run["first"], "Submitted")
     assert set(submitted) == PROCESSES
     assert submitted.count("BRT:TILT_RENDER_FRAMES") == 3  # 77 tilts, slab_size 32
-    assert submitted.count("BRT:REC_RENDER_FRAMES") == 2   # 60 averaged sections
+    assert submitted.count("BRT:REC_RENDER_FRAMES") == 4   # 124 averaged sections (the demo row: bin 1, 128 px)
     info = test_run["out"] / "pipeline_info"
     names = sorted(p.name for p in info.iterdir())
     for prefix in ("execution_trace_", "execution_timeline_", "execution_report_", "pipeline_dag_"):
@@ -139,16 +138,17 @@ def test_same_outputs_as_local_runner(test_run):
     files = published(local)
     assert published(nf) == files
     assert f"{B}/neuro-{B}/info" in files and f"{B}/brt/{B}_rec.mrc" in files and "report.html" in files
+    assert f"{B}/{B}_neuroglancer.json" in files
     for rel in sorted(files):
         a, b = local / rel, nf / rel
         if rel.endswith(".mrc"):
             mrc_equal(a, b)
         elif rel.endswith(".mp4"):
             assert movie_shape(a) == movie_shape(b), rel
-        elif f"neuro-{B}/" in rel or rel.endswith(("_min_max.json", ".jpg")):
+        elif f"neuro-{B}/" in rel or rel.endswith(("_min_max.json", "_neuroglancer.json", ".jpg")):
             assert a.read_bytes() == b.read_bytes(), rel
     assert movie_shape(nf / B / f"tiltMov_{B}.mp4") == (77, 1024, 1024, "h264")
-    assert movie_shape(nf / B / f"keyMov_{B}.mp4") == (60, 1024, 1024, "h264")
+    assert movie_shape(nf / B / f"keyMov_{B}.mp4") == (124, 1024, 1024, "h264")
 
     def without_timings(path: Path) -> dict:
         assets = json.loads(path.read_text())
@@ -202,7 +202,7 @@ def test_mixed_input_sample_completes_bad_inputs_reported(runtime, tmp_path, mak
     assert (tmp_path / "out" / B / f"{B}.ome.zarr").is_dir()
     assert "not every input succeeded" in result.stdout + result.stderr
     assets = json.loads((tmp_path / "out" / "assets.json").read_text())
-    assert assets["status"] == "partial"
+    assert (assets["status"], assets["failedFiles"]) == ("success", 4)
     by_file = {f["primaryFilePath"]: f for f in assets["files"]}
     assert by_file[f"{B}.mrc"]["status"] == "success"
     errors = {name: f["message"] for name, f in by_file.items() if f["status"] == "error"}
@@ -233,7 +233,7 @@ def test_spatialomics_workflow(runtime, tmp_path):
         "VALIDATE_PARAMS", "SPATIALOMICS:SPATIALOMICS_FILE", "SPATIALOMICS:SPATIALOMICS_MANIFEST", "RUN_STATUS"}
     assets = json.loads((out / "assets.json").read_text())
     status = {f["primaryFilePath"]: f["status"] for f in assets["files"]}
-    assert assets["status"] == "partial"
+    assert (assets["status"], assets["failedFiles"]) == ("success", 1)
     assert status == {"Pre_ROI_Selection/slide_1_Pre_ROI_a.png": "success",
                       "Pre_ROI_Selection/slide_2_Pre_ROI_a.png": "error"}
     folder = out / "Pre_ROI_Selection" / "slide_1_Pre_ROI_a"

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from emflow.errors import EmflowInputError
-from emflow.runner.discover import discover_series
+from emflow.series import discover_series
 
 
 def test_series_companions_and_ignored(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from runner_fakes import checksums, step_error, tree
 
 from emflow.manifest import validate_assets
 from emflow.runner.local import run_folder
-from emflow.runner.status import read_records
+from emflow.records import read_records
 from emflow.runner.steps import RunOptions
 
 CHAIN = ["adoc", "brt", "tilt_movie", "rec_movie", "pyramid"]
@@ -60,7 +60,7 @@ def test_one_failure_does_not_stop_the_others(tilt_folder: Path, tmp_path: Path,
     code, _ = _run(tilt_folder, out)
     assert code == 1
     assets = json.loads((out / "assets.json").read_text())
-    assert assets["status"] == "partial"
+    assert (assets["status"], assets["failedFiles"]) == ("success", 1)
     alpha, beta = assets["files"]
     assert alpha["status"] == "error" and alpha["imageSet"][0]["assets"] == []
     assert alpha["message"] == "brt: B_rec.mrc: ABORT SET: tiltalign failed"
@@ -163,7 +163,7 @@ def test_empty_folder_is_an_error(tmp_path: Path, fake_chain) -> None:
     (tmp_path / "in").mkdir()
     code, _ = _run(tmp_path / "in", tmp_path / "out")
     assert code == 1
-    assert json.loads((tmp_path / "out" / "assets.json").read_text()) == {"status": "error", "files": []}
+    assert json.loads((tmp_path / "out" / "assets.json").read_text()) == {"status": "error", "failedFiles": 0, "files": []}
 
 
 def test_user_adoc_is_checked_and_used(tilt_folder: Path, tmp_path: Path, fake_chain) -> None:

@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 
 from emflow import __version__
-from emflow.runner.status import fingerprint, is_done, read_records, write_record
+from emflow.records import fingerprint, is_done, read_records, write_record
 
 
 def test_record_format_and_fingerprints(tmp_path: Path) -> None:

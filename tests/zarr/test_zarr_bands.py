@@ -13,7 +13,7 @@ from test_zarr_writer import make_volume, write_streamed
 
 from emflow.pyramid import make as make_module
 from emflow.pyramid import make_pyramid
-from emflow.pyramid.zarr_writer import ZarrPyramidWriter
+from emflow.omezarr.volume import ZarrPyramidWriter
 
 CHUNK = 16
 

@@ -13,7 +13,7 @@ from zarr_reference import reference_levels, reference_shader
 
 from emflow.cli import main
 from emflow.pyramid.shader import native_offset, shader_json_path, shader_params, shader_params_from_stats
-from emflow.pyramid.zarr_writer import write_zarr
+from emflow.pyramid.zarr import write_zarr
 
 
 def shader(window: list[int], rng: list[int]) -> dict:

@@ -11,7 +11,7 @@ import pytest
 import zarr
 from zarr_reference import reference_levels
 
-from emflow.pyramid.zarr_writer import ZarrPyramidWriter, downsample_mean_trunc, level_shapes
+from emflow.omezarr.volume import ZarrPyramidWriter, downsample_mean_trunc, level_shapes
 
 SHAPE = (45, 67, 131)  # z, y, x: odd in every axis (the 131 x 67 x 45)
 CHUNK = 16

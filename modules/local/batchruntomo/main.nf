@@ -2,7 +2,7 @@ process BATCHRUNTOMO {
     tag "${meta.id}"
     label 'process_gpu'
     // IMOD's batchruntomo (recon imod|auto) or emflow's preview backend (ASTRA) in the light image.
-    container "${params.recon == 'preview' ? params.container_emflow : params.container_imod}"
+    container "${(meta.row?.recon ?: params.recon) == 'preview' ? params.container_emflow : params.container_imod}"
     accelerator params.gpus > 0 ? params.gpus : null
     // SPEC §9 layout: OUT/<BASENAME>/ (status records in OUT/<BASENAME>/.emflow/)
     publishDir "${params.outdir}/${meta.id}", mode: params.publish_dir_mode, saveAs: { filename ->
@@ -30,18 +30,22 @@ process BATCHRUNTOMO {
     script:
     def args = task.ext.args ?: ''
     def gpus = task.accelerator ? 1 : 0
+    // a samplesheet row's values (checked: plain numbers and words) and where they came from
+    def row = meta.row ? (meta.row.collect { column, value -> "--row ${column}=${value}" } + ["--row-source '${meta.row_source}'"]).join(' ') : ''
     """
     emflow record --series ${meta.id} --step brt --status-dir . -- \\
-        brt ${stack} --adoc ${adoc} --workdir brt --cpus ${task.cpus} --gpus ${gpus} ${options} ${args}
+        brt ${stack} --adoc ${adoc} --workdir brt --cpus ${task.cpus} --gpus ${gpus} ${options} ${row} ${args}
     """
 
     stub:
+    // brt_run.log records the command the script would run (the accelerator request included)
+    def gpus = task.accelerator ? 1 : 0
     """
     mkdir -p brt
     touch brt/${meta.id}_ali.mrc
     touch brt/${meta.id}_rec.mrc
     touch brt/${meta.id}_full_rec.mrc
-    touch brt/brt_run.log
+    echo "stub (accelerator ${task.accelerator ? task.accelerator.request : 0}): emflow brt ${stack} --adoc ${adoc} --workdir brt --cpus ${task.cpus} --gpus ${gpus} ${options}" > brt/brt_run.log
     touch ${meta.id}.brt.status.json
     """
 }

@@ -19,6 +19,8 @@ process BRT_ADOC {
 
     script:
     def args = task.ext.args ?: ''
+    // a samplesheet row's values (checked: plain numbers and words) and where they came from
+    def row = meta.row ? (meta.row.collect { column, value -> "--row ${column}=${value}" } + ["--row-source '${meta.row_source}'"]).join(' ') : ''
     if (user_adoc) {
         // The user's BASENAME.adoc beside the stack: validated as BRT reads it, then used as is.
         """
@@ -31,7 +33,7 @@ process BRT_ADOC {
     } else {
         """
         emflow record --series ${meta.id} --step adoc --status-dir . -- \\
-            adoc ${stack} --outdir . ${options} ${args}
+            adoc ${stack} --outdir . ${options} ${row} ${args}
         """
     }
 

@@ -1,5 +1,5 @@
 process MANIFEST {
-    tag "${input_dir.name}"
+    tag "assets.json"
     label 'process_single'
     container "${params.container_emflow}"
     publishDir "${params.outdir}", mode: params.publish_dir_mode
@@ -7,7 +7,7 @@ process MANIFEST {
     input:
     tuple val(relpaths), path(files, stageAs: 'staged/?/*')
     path status_files, stageAs: 'status/*'
-    path input_dir, stageAs: 'input'
+    path inputs, stageAs: 'input/*'  // the input folder's entries, or the samplesheet's stacks
     val options  // --callback-url URL or '' (the token comes from $EMFLOW_TOKEN, never from params or files)
 
     output:
@@ -28,7 +28,7 @@ process MANIFEST {
         "mkdir -p \"\$(dirname 'tree/${rel}')\" && ln -s \"\$PWD/${f}\" 'tree/${rel}'"
     }.join('\n')
     """
-    mkdir -p tree status
+    mkdir -p tree status input
     ${links}
     emflow manifest tree --input-dir input --status-dir status ${options} ${args} > manifest.txt 2> >(tee manifest.log >&2)
     mv tree/assets.json tree/report.html .

@@ -14,6 +14,7 @@ process NG_PYRAMID {
     tuple val(meta), path("${meta.id}_min_max.json"), emit: minmax, optional: true
     tuple val(meta), path("${meta.id}.ome.zarr"), emit: zarr, optional: true
     tuple val(meta), path("${meta.id}_shader.json"), emit: shader, optional: true
+    tuple val(meta), path("${meta.id}_neuroglancer.json"), emit: state, optional: true
     tuple val(meta), path("*.status.json"), emit: status
     tuple val("${task.process}"), val('emflow'), eval('emflow --version | sed "s/^.* //"'), emit: versions_emflow, topic: versions
 
@@ -25,7 +26,7 @@ process NG_PYRAMID {
     def zarr = options =~ /--ng-format (zarr|both)/ ? "--zarr-out ${meta.id}.ome.zarr" : ''
     """
     emflow record --series ${meta.id} --step pyramid --status-dir . -- \\
-        pyramid ${volume} neuro-${meta.id} --minmax-json ${meta.id}_min_max.json --workers ${task.cpus} ${options} ${zarr} ${args}
+        pyramid ${volume} neuro-${meta.id} --minmax-json ${meta.id}_min_max.json --neuroglancer-json ${meta.id}_neuroglancer.json --workers ${task.cpus} ${options} ${zarr} ${args}
     """
 
     stub:
@@ -35,6 +36,7 @@ process NG_PYRAMID {
     mkdir -p neuro-${meta.id}
     touch neuro-${meta.id}/info
     touch ${meta.id}_min_max.json
+    touch ${meta.id}_neuroglancer.json
     touch ${meta.id}.pyramid.status.json
     """
 }

@@ -17,6 +17,7 @@ import logging
 import math
 import os
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
@@ -114,21 +115,28 @@ def _apply_extra(text: str, directives: dict[str, str], extra: dict[str, str]) -
     return "\n".join(lines) + "\n"
 
 
-def _pixel_size_nm(stack_path: Path, params: AdocParams) -> float:
-    """``--pixel-size-nm`` or the header voxel size (Å) / 10; an unset header (0 or 1 Å) is an error."""
-    from emflow.mrc import read_info
+def pixel_size_choice(stack_path: Path, params: AdocParams, source: str = "--pixel-size-nm") -> Any:
+    """The pixel size (emflow.acquisition.Choice): ``params.pixel_size_nm`` (from ``source``), else
+    the acquisition metadata: header voxel size (Å / 10, unless 0 or 1 Å), .mdoc, FEI header."""
+    from emflow.acquisition import Sourced, resolve_pixel_size
 
-    info = read_info(stack_path)
-    if params.pixel_size_nm is not None:
-        return float(params.pixel_size_nm)
-    voxel_angstrom = float(info.voxel_size_angstrom[0])
-    if voxel_angstrom <= 0 or abs(voxel_angstrom - 1.0) < 1e-6:
+    given = Sourced(float(params.pixel_size_nm), source) if params.pixel_size_nm is not None else None
+    return resolve_pixel_size(stack_path, explicit=given)
+
+
+def _pixel_size_nm(stack_path: Path, params: AdocParams) -> float:
+    """The chosen pixel size; none anywhere (header unset, no .mdoc/FEI field) is an error."""
+    choice = pixel_size_choice(stack_path, params)
+    if choice.value is None:
+        from emflow.mrc import read_info
+
+        voxel_angstrom = float(read_info(stack_path).voxel_size_angstrom[0])
         raise EmflowInputError(
             stack_path,
-            f"header voxel size is {voxel_angstrom:g} Å, which almost always means unset; "
-            "give the pixel size with --pixel-size-nm",
+            f"header voxel size is {voxel_angstrom:g} Å, which almost always means unset, and no .mdoc or FEI "
+            "header gives one; give the pixel size with --pixel-size-nm",
         )
-    return voxel_angstrom / 10.0
+    return float(choice.value)
 
 
 def _render(stack_path: Path, outdir: Path, params: AdocParams) -> tuple[str, str]:

@@ -20,7 +20,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, TextIO
+from typing import Any, Literal, TextIO
 
 from emflow.adoc import check_user_adoc, read_brt_settings, rewrite_dataset_dir
 from emflow.atomic import atomic_path, write_text_atomic
@@ -42,6 +42,7 @@ class BrtResult:
 
     backend: Literal["imod", "preview"]
     outputs: BrtOutputs
+    tilt_axis: Any = None  # emflow.acquisition.Choice the preview used (None for IMOD)
 
 
 class BrtLog:
@@ -187,8 +188,8 @@ def _kill_group(proc: subprocess.Popen[str]) -> None:
         proc.wait()
 
 
-def _preview(stack: Path, workdir: Path, adoc: Path, gpus: int, tilt_axis_deg: float | None, log: BrtLog,
-             before: dict[str, tuple[int, int, int]]) -> BrtOutputs:
+def _preview(stack: Path, workdir: Path, adoc: Path, cpus: int, gpus: int, tilt_axis_deg: float | None,
+             log: BrtLog, before: dict[str, tuple[int, int, int]]) -> BrtOutputs:
     """The preview backend (SPEC §3.2) with bin, thickness and pixel size from the .adoc.
 
     ``stack`` is the original (its tilt-angle files lie beside it); preview appends its own
@@ -208,7 +209,7 @@ def _preview(stack: Path, workdir: Path, adoc: Path, gpus: int, tilt_axis_deg: f
     log("emflow: preview reconstruction (no fiducial alignment)")
     result = run_preview(stack, workdir, settings.name, bin_factor=settings.bin_factor,
                          thickness_px=settings.thickness_px or 256, pixel_size_nm=pixel_size_nm,
-                         tilt_axis_deg=tilt_axis_deg or 0.0, gpus=gpus, log=log.console)
+                         tilt_axis_deg=tilt_axis_deg or 0.0, gpus=gpus, log=log.console, cpus=max(1, int(cpus)))
     outputs = result if isinstance(result, BrtOutputs) else BrtOutputs(settings.name, workdir)
     check_outputs(outputs, post_processing=True, before=before)
     return outputs
@@ -216,7 +217,7 @@ def _preview(stack: Path, workdir: Path, adoc: Path, gpus: int, tilt_axis_deg: f
 
 def run_brt(stack: str | os.PathLike[str], adoc: str | os.PathLike[str], workdir: str | os.PathLike[str],
             recon: str = "auto", cpus: int = 1, gpus: int = 0, tilt_axis_deg: float | None = None,
-            *, timeout_s: float | None = None) -> BrtResult:
+            *, timeout_s: float | None = None, tilt_axis_source: str = "--tilt-axis-deg") -> BrtResult:
     """Reconstruct ``stack`` in ``workdir`` with batchruntomo or the preview backend.
 
     Parameters
@@ -226,8 +227,10 @@ def run_brt(stack: str | os.PathLike[str], adoc: str | os.PathLike[str], workdir
         ``workdir`` (absolute) is written as ``workdir/BASENAME.adoc``
     workdir : processing folder (created)
     recon : ``imod`` (batchruntomo must be on PATH), ``preview``, or ``auto`` (IMOD when found)
-    cpus : ``-cpus`` for batchruntomo; gpus : 0 or 1 (``-gpus 1``)
-    tilt_axis_deg : preview only: tilt-axis angle from the y axis in degrees (IMOD reads the header)
+    cpus : ``-cpus`` for batchruntomo, or the preview's worker processes; gpus : 0 or 1 (``-gpus 1``)
+    tilt_axis_deg : preview only: tilt-axis angle from the y axis in degrees (IMOD reads the header);
+        None: from the acquisition metadata (emflow.acquisition), else 0
+    tilt_axis_source : where ``tilt_axis_deg`` came from (logged and returned with it)
     timeout_s : stop batchruntomo after this many seconds (None: no limit)
 
     Raises
@@ -252,7 +255,14 @@ def run_brt(stack: str | os.PathLike[str], adoc: str | os.PathLike[str], workdir
         staged_adoc = stage_adoc(adoc, workdir, basename, log)
         stage_stack(stack, workdir)
         if backend == "preview":
-            return BrtResult("preview", _preview(stack, workdir, staged_adoc, gpus, tilt_axis_deg, log, before))
+            from emflow.acquisition import Sourced, resolve_tilt_axis
+
+            given = Sourced(tilt_axis_deg, tilt_axis_source) if tilt_axis_deg is not None else None
+            axis = resolve_tilt_axis(stack, explicit=given)
+            log(f"emflow: {axis.describe('tilt axis', '°')}")
+            for conflict in axis.conflicts:
+                log(f"emflow: tilt axis sources disagree: {conflict}")
+            return BrtResult("preview", _preview(stack, workdir, staged_adoc, cpus, gpus, axis.value, log, before), axis)
         if tilt_axis_deg is not None:
             log("emflow: --tilt-axis-deg is ignored by IMOD (it reads the header or setupset.copyarg.rotation)")
         returncode = run_batchruntomo(argv, workdir, log, timeout_s)

@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "record": "emflow.cli.record:record",
     "render-frames": "emflow.cli.movies:render_frames",
     "run": "emflow.cli.run:run",
+    "samplesheet": "emflow.cli.samplesheet:samplesheet",
     "section-stats": "emflow.cli.movies:section_stats",
     "spatialomics": "emflow.cli.spatialomics:spatialomics",
     "spatialomics-file": "emflow.cli.spatialomics:spatialomics_file",
@@ -42,6 +43,7 @@ COMMANDS: dict[str, str] = {
     "tilt-movie": "emflow.cli.movies:tilt_movie",
     "validate-assets": "emflow.cli.manifest:validate_assets",
     "validate-params": "emflow.cli.validate_params:validate_params",
+    "view": "emflow.cli.view:view",
     "zarr": "emflow.cli.zarr:zarr",
 }
 
@@ -91,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     except EmflowError as exc:
         if debug:
             raise
-        click.echo(f"emflow: {exc.one_line()}", err=True)
+        for line in exc.lines():
+            click.echo(f"emflow: {line}", err=True)
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return int(exc.exit_code or 0)

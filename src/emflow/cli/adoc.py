@@ -49,9 +49,14 @@ def parse_set_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
               help="Extra directive (repeatable); replaces the template's value or is appended.")
 @click.option("--template", default="default", show_default=True,
               help=f"Shipped template ({'|'.join(TEMPLATE_NAMES)}) or a Jinja2 template file.")
-def adoc(stack: Path, outdir: Path, pixel_size_nm: float | None, bead_size_nm: float, bin_factor: int,
-         light_beads: int, thickness_px: int, montage: int, dataset_dir: str | None, scope_template: Path | None,
-         system_template: Path | None, user_template: Path | None, set_pairs: tuple[str, ...], template: str) -> None:
+@click.option("--row", "row_pairs", multiple=True, metavar="COLUMN=VALUE",
+              help="A samplesheet row's value (pixel_size_nm, thickness, bin; others ignored): replaces the option.")
+@click.option("--row-source", default="samplesheet", show_default=True, help="Where --row values came from (recorded).")
+@click.pass_context
+def adoc(ctx: click.Context, stack: Path, outdir: Path, pixel_size_nm: float | None, bead_size_nm: float,
+         bin_factor: int, light_beads: int, thickness_px: int, montage: int, dataset_dir: str | None,
+         scope_template: Path | None, system_template: Path | None, user_template: Path | None,
+         set_pairs: tuple[str, ...], template: str, row_pairs: tuple[str, ...], row_source: str) -> None:
     """Write OUTDIR/BASENAME.adoc, the batchruntomo directive file for STACK.
 
     Values are checked before anything is written: directive values may hold only ASCII
@@ -64,6 +69,12 @@ def adoc(stack: Path, outdir: Path, pixel_size_nm: float | None, bead_size_nm: f
 
         emflow adoc tilt.mrc --outdir work --template cryo --set runtime.Trimvol.any.thickness=0.8
     """
+    from emflow.samplesheet import parse_row_pairs
+
+    row = parse_row_pairs(row_pairs)
+    pixel_size_nm = row.get("pixel_size_nm", pixel_size_nm)
+    bin_factor = row.get("bin_factor", bin_factor)
+    thickness_px = row.get("thickness_px", thickness_px)
     params = AdocParams(
         pixel_size_nm=pixel_size_nm,
         bead_size_nm=bead_size_nm,
@@ -78,7 +89,31 @@ def adoc(stack: Path, outdir: Path, pixel_size_nm: float | None, bead_size_nm: f
         extra=parse_set_pairs(set_pairs),
         template=template,
     )
-    click.echo(str(write_adoc(stack, outdir, params)))
+    written = write_adoc(stack, outdir, params)
+    _record_parameters(ctx, stack, params, row, row_source)
+    click.echo(str(written))
+
+
+def _record_parameters(ctx: click.Context, stack: Path, params: AdocParams, row: dict[str, object],
+                       row_source: str) -> None:
+    """The values this series' .adoc got and where each came from, for `emflow record`."""
+    from emflow.adoc.render import pixel_size_choice
+    from emflow.records import add_record_extra
+
+    from emflow.runner.steps import FIELD_DEFAULTS
+
+    def source(field: str, option: str) -> str:
+        if field in row:
+            return row_source
+        value = getattr(params, field)
+        return "default" if value is None or value == FIELD_DEFAULTS[field] else option
+
+    pixel = pixel_size_choice(stack, params, source("pixel_size_nm", "--pixel-size-nm"))
+    add_record_extra(parameters={
+        "pixel_size_nm": pixel.to_json(),
+        "thickness_px": {"value": params.thickness_px, "source": source("thickness_px", "--thickness")},
+        "bin_factor": {"value": params.bin_factor, "source": source("bin_factor", "--bin")},
+    })
 
 
 @click.command("adoc-check")

@@ -16,15 +16,18 @@ from emflow.brt.run import RECON_CHOICES
               help="Directive file (BASENAME.adoc, rendered or your own).")
 @click.option("--workdir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Processing folder (created); outputs and brt_run.log go here.")
-@click.option("--cpus", type=int, default=1, show_default=True, help="CPUs for batchruntomo (-cpus N).")
+@click.option("--cpus", type=int, default=1, show_default=True, help="CPUs for batchruntomo (-cpus N) or the preview backend's worker processes.")
 @click.option("--gpus", type=int, default=0, show_default=True, help="1 to run on the GPU (-gpus 1).")
 @click.option("--recon", type=click.Choice(RECON_CHOICES), default="auto", show_default=True,
               help="imod: batchruntomo (must be on PATH); preview: ASTRA FBP without fiducial alignment; "
                    "auto: imod when found, else preview (logged loudly).")
 @click.option("--tilt-axis-deg", type=float, default=None,
-              help="Preview only: tilt-axis angle from the y axis, degrees [default: 0].")
+              help="Preview only: tilt-axis angle from the y axis, degrees [default: acquisition metadata, else 0].")
+@click.option("--row", "row_pairs", multiple=True, metavar="COLUMN=VALUE",
+              help="A samplesheet row's value (tilt_axis_deg, recon; others ignored): replaces the option.")
+@click.option("--row-source", default="samplesheet", show_default=True, help="Where --row values came from (recorded).")
 def brt(stack: Path, adoc_path: Path, workdir: Path, cpus: int, gpus: int, recon: str,
-        tilt_axis_deg: float | None) -> None:
+        tilt_axis_deg: float | None, row_pairs: tuple[str, ...], row_source: str) -> None:
     """Run batchruntomo -di BASENAME.adoc -cpus N [-gpus 1] on STACK in WORKDIR.
 
     The stack is linked (or copied) into WORKDIR, never modified; WORKDIR gets a copy of the
@@ -35,5 +38,17 @@ def brt(stack: Path, adoc_path: Path, workdir: Path, cpus: int, gpus: int, recon
 
     Example: emflow brt tilt.mrc --adoc tilt.adoc --workdir work --cpus 8 --gpus 1
     """
-    result = run_brt(stack, adoc_path, workdir, recon=recon, cpus=cpus, gpus=gpus, tilt_axis_deg=tilt_axis_deg)
+    from emflow.records import add_record_extra
+    from emflow.samplesheet import parse_row_pairs
+
+    row = parse_row_pairs(row_pairs)
+    source = row_source if "tilt_axis_deg" in row else "--tilt-axis-deg"
+    tilt_axis_deg = row.get("tilt_axis_deg", tilt_axis_deg)
+    recon = row.get("recon", recon)
+    result = run_brt(stack, adoc_path, workdir, recon=recon, cpus=cpus, gpus=gpus, tilt_axis_deg=tilt_axis_deg,
+                     tilt_axis_source=source)
+    add_record_extra(backend=result.backend, parameters={
+        **({"tilt_axis_deg": result.tilt_axis.to_json()} if result.tilt_axis is not None else {}),
+        "recon": {"value": recon, "source": row_source if "recon" in row else ("default" if recon == "auto" else "--recon")},
+    })
     click.echo(f"{result.backend}: {result.outputs.folder}")

@@ -28,6 +28,7 @@ def manifest(ctx: click.Context, outdir: Path, input_dir: Path, status_dirs: tup
     """
     from emflow.manifest import write_manifest
     from emflow.manifest.callback import check_url, get_token
+    from emflow.manifest.portal import every_file_succeeded
 
     token = None
     if callback_url:
@@ -37,7 +38,7 @@ def manifest(ctx: click.Context, outdir: Path, input_dir: Path, status_dirs: tup
                             log=lambda text: click.echo(text, err=True))
     ok = sum(f["status"] == "success" for f in assets["files"])
     click.echo(f"{assets['status']}: {ok} of {len(assets['files'])} series succeeded")
-    if strict and assets["status"] != "success":
+    if strict and not every_file_succeeded(assets):
         ctx.exit(1)
 
 
@@ -51,4 +52,5 @@ def validate_assets(file: Path) -> None:
     from emflow.manifest import validate_assets as validate
 
     assets = validate(file)
-    click.echo(f"{file}: valid (status {assets['status']}, {len(assets['files'])} files)")
+    failed = sum(f["status"] != "success" for f in assets["files"])
+    click.echo(f"{file}: valid (status {assets['status']}, {len(assets['files'])} files, {failed} failed)")

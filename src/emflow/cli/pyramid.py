@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import click
 
@@ -25,8 +26,11 @@ log = logging.getLogger(__name__)
 @click.option("--ng-format", type=click.Choice(["precomputed", "zarr", "both"]), default="precomputed", show_default=True,
               help="Precomputed at OUTDIR, OME-Zarr at --zarr-out, or both from the same pass.")
 @click.option("--zarr-out", type=click.Path(file_okay=False), help="OME-Zarr folder (with --ng-format zarr/both).")
+@click.option("--neuroglancer-json", type=click.Path(dir_okay=False),
+              help="Also write the series' Neuroglancer state here (B_neuroglancer.json, beside the outputs; "
+                   "needs --minmax-json; series B from its name).")
 def pyramid(volume: str, outdir: str, minmax_json: str | None, mad: float, chunk: int, gzip: bool, workers: int,
-            overwrite: bool, force: bool, ng_format: str, zarr_out: str | None) -> None:
+            overwrite: bool, force: bool, ng_format: str, zarr_out: str | None, neuroglancer_json: str | None) -> None:
     """Write VOLUME.mrc as a Neuroglancer precomputed pyramid at OUTDIR (+ min/max JSON), in one pass.
 
     Data: int8 -> uint8 (v + 128), int16 -> uint16 (v + 32768), float16 -> float32. Resolution in
@@ -35,19 +39,27 @@ def pyramid(volume: str, outdir: str, minmax_json: str | None, mad: float, chunk
     With --ng-format zarr/both the OME-Zarr goes to --zarr-out (B.ome.zarr) and its Neuroglancer
     shader parameters beside it (B_shader.json), from the same pass.
 
+    With --neuroglancer-json OUT/B/B_neuroglancer.json: the viewer state of the series (sources
+    relative to the folder's URL, for `emflow view` or a public URL); the outputs must sit in
+    that folder as neuro-B/, B.ome.zarr/, B_min_max.json.
+
     Example: emflow pyramid B_full_rec.mrc OUT/B/neuro-B --minmax-json OUT/B/B_min_max.json --workers 4
     """
     from emflow.pyramid import make_pyramid
 
+    if neuroglancer_json is not None and minmax_json is None:
+        raise click.UsageError("--neuroglancer-json needs --minmax-json (the contrast)")
     result = make_pyramid(volume, outdir, minmax_json=minmax_json, mad=mad, chunk=chunk, gzip=gzip, workers=workers,
                           overwrite=overwrite, force=force, ng_format=ng_format, zarr_out=zarr_out)
     if result.zarr_out is not None:
-        from emflow.atomic import write_json_atomic
-        from emflow.mrc import read_info
-        from emflow.pyramid.shader import native_offset, shader_json_path, shader_params_from_stats
+        from emflow.pyramid.shader import write_shader_json
 
-        params = shader_params_from_stats(result.stats, mad, native_offset(read_info(volume).dtype))
-        write_json_atomic(shader_json_path(result.zarr_out), params)
+        write_shader_json(result.zarr_out, result.stats, volume, mad)
+    if neuroglancer_json is not None:
+        from emflow.view.state import STATE_FILE, write_state
+
+        path = Path(neuroglancer_json)
+        write_state(path.parent, path.name.removesuffix(STATE_FILE.format(B="")), path)
     scales = ", ".join(s["key"] for s in result.info["scales"])
     log.info("%s: %d scales (%s), min/max %s", result.outdir or zarr_out, len(result.info["scales"]), scales,
              json.dumps(result.minmax))

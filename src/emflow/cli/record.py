@@ -39,7 +39,7 @@ def record(series: str, step: str, status_dir: Path, inputs: tuple[Path, ...], o
     """
     from emflow.cli import cli
     from emflow.names import check_basename
-    from emflow.runner.status import write_record
+    from emflow.records import RECORD_EXTRA, write_record
 
     check_basename(series, "--series")
     if not step.replace("_", "").replace("-", "").isalnum():
@@ -47,9 +47,12 @@ def record(series: str, step: str, status_dir: Path, inputs: tuple[Path, ...], o
     used_inputs = list(inputs) or _existing_files(command)
     start = time.monotonic()
 
+    RECORD_EXTRA.clear()
+
     def write(status: str, message: str = "") -> None:
         write_record(status_dir, series, step, status, message=message, seconds=time.monotonic() - start,
-                     inputs=used_inputs, outputs=[p for p in outputs if p.exists()] if status == "done" else [])
+                     inputs=used_inputs, outputs=[p for p in outputs if p.exists()] if status == "done" else [],
+                     extra=dict(RECORD_EXTRA) if status == "done" else None)
 
     try:
         code = cli.main(args=list(command), prog_name="emflow", standalone_mode=False)

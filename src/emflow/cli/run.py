@@ -10,12 +10,22 @@ import click
 from emflow.errors import EmflowInputError
 
 RECON_CHOICES = ("auto", "imod", "preview")
-# The demo runs the preview backend on the 128 x 128 x 77 sample at bin 1 with a 128-pixel
-# thickness (a 128^3 tomogram): a few seconds on 2 cores (bin 2 saves little: the movies'
-# 1024 x 1024 encoding dominates).
-DEMO_ADOC = {"bin_factor": 1, "thickness_px": 128}
-# The sample's acquisition log says "Tilt Axis Angle: 90.00" (IMOD's rotation from the y axis).
-DEMO_TILT_AXIS_DEG = 90.0
+# The demo is a samplesheet (src/emflow/data/demo/samplesheet.csv): the preview backend on the
+# 128 x 128 x 77 sample at bin 1 with a 128-pixel thickness (a 128^3 tomogram, a few seconds on 2
+# cores; bin 2 saves little: the movies' 1024 x 1024 encoding dominates), and the tilt axis of the
+# sample's acquisition log, "Tilt Axis Angle: 90.00" (IMOD's rotation from the y axis).
+DEMO_SHEET = "samplesheet.csv"
+# `emflow run` option -> the RunOptions/AdocParams field a samplesheet row may also set
+ROW_OPTIONS = {"tilt_axis_deg": "tilt_axis_deg", "pixel_size_nm": "pixel_size_nm", "thickness_px": "thickness_px",
+               "bin_factor": "bin_factor", "recon": "recon"}
+
+
+def _explicit(ctx: click.Context) -> frozenset[str]:
+    """Row fields whose option was given on the command line: they win over a samplesheet row."""
+    from click.core import ParameterSource
+
+    return frozenset(field for option, field in ROW_OPTIONS.items()
+                     if ctx.get_parameter_source(option) == ParameterSource.COMMANDLINE)
 
 
 def _adoc_params(**values: object) -> dict[str, object]:
@@ -62,7 +72,7 @@ def _check_workers(workers: int) -> int:
 
 
 @click.command()
-@click.argument("input_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("input_dir", metavar="INPUT", type=click.Path(path_type=Path))
 @click.option("--outdir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder (SPEC §9 layout).")
 @click.option("--recon", type=click.Choice(RECON_CHOICES), default="auto", show_default=True,
               help="imod: batchruntomo; preview: emflow's alignment + ASTRA FBP; auto: imod when batchruntomo is on PATH.")
@@ -77,7 +87,7 @@ def _check_workers(workers: int) -> int:
 @click.option("--user-template", type=click.Path(dir_okay=False, path_type=Path), default=None, help="IMOD user template.")
 @click.option("--set", "set_pairs", multiple=True, metavar="KEY=VALUE", help="Extra directive (repeatable).")
 @click.option("--template", default="default", show_default=True, help="Shipped adoc template or a Jinja2 template file.")
-@click.option("--workers", type=int, default=1, show_default=True, help="Series processed in parallel (processes).")
+@click.option("--workers", type=int, default=1, show_default=True, help="Series processed in parallel (processes); the CPUs are shared out among the series that run.")
 @click.option("--gpus", type=click.IntRange(0, 1), default=0, show_default=True, help="1 to let reconstruction use a GPU.")
 @click.option("--tilt-axis-deg", type=float, default=None, help="Tilt axis angle for the preview backend [default: along y].")
 @click.option("--resume", is_flag=True, help="Skip steps whose done records still match their inputs and outputs.")
@@ -91,7 +101,13 @@ def _check_workers(workers: int) -> int:
 def run(ctx: click.Context, input_dir: Path, outdir: Path, recon: str, workers: int, gpus: int,
         tilt_axis_deg: float | None, resume: bool, callback_url: str | None, ng_source: str, ng_format: str,
         save_intermediates: bool, **adoc_values: object) -> None:
-    """Process every tilt series (*.mrc, *.st) in INPUT_DIR into OUTDIR.
+    """Process every tilt series (*.mrc, *.st) in INPUT into OUTDIR.
+
+    INPUT is a folder of tilt series, or a samplesheet (CSV/TSV: id, stack, and optional adoc,
+    tilt_angles, pixel_size_nm, tilt_axis_deg, thickness, bin, recon per series; see `emflow
+    samplesheet`). A row's values replace the run-wide defaults for its series; an option given
+    here wins over every row. Tilt axis and pixel size otherwise come from the acquisition
+    metadata (.mdoc, header, FEI extended header); every value's source is recorded and reported.
 
     Per series: adoc -> batchruntomo (or preview) -> tilt movie -> reconstruction movie ->
     Neuroglancer pyramid + visual min/max; then OUTDIR/assets.json, report.html and run_log.txt.
@@ -109,7 +125,8 @@ def run(ctx: click.Context, input_dir: Path, outdir: Path, recon: str, workers: 
     workers = _check_workers(workers)
     options = RunOptions(recon=recon, adoc=adoc, workers=workers, gpus=gpus, tilt_axis_deg=tilt_axis_deg,
                          cpus_per_series=max(1, available_cpus() // workers), resume=resume,
-                         ng_source=ng_source, ng_format=ng_format, save_intermediates=save_intermediates)
+                         ng_source=ng_source, ng_format=ng_format, save_intermediates=save_intermediates,
+                         explicit=_explicit(ctx))
     ctx.exit(run_folder(input_dir, outdir, options, callback_url=callback_url, token=token))
 
 
@@ -120,8 +137,9 @@ def demo(outdir: Path, resume: bool) -> None:
     """Run the whole pipeline on the bundled sample tilt series into OUTDIR (under a minute).
 
     The sample is a 2x-binned copy of a real STEM-HAADF tilt series from NIST's etspy (128 x 128
-    px, 77 tilts, 6.72 nm per pixel; see emflow/data/demo/NOTICE). It uses the preview backend
-    (no IMOD needed) at bin 1 with a 128-pixel thickness. Exit 0 when everything succeeded.
+    px, 77 tilts, 6.72 nm per pixel; see emflow/data/demo/NOTICE), given as a samplesheet
+    (emflow/data/demo/samplesheet.csv): the preview backend (no IMOD needed) at bin 1 with a
+    128-pixel thickness and the log's 90° tilt axis. Exit 0 when everything succeeded.
 
     Example: emflow demo out && xdg-open out/report.html
     """
@@ -130,9 +148,7 @@ def demo(outdir: Path, resume: bool) -> None:
     from emflow.runner.steps import RunOptions
 
     # one process per step: on a 128-pixel sample, process pools cost more than they save
-    options = RunOptions(
-        recon="preview", adoc=dict(DEMO_ADOC), cpus_per_series=1, resume=resume, tilt_axis_deg=DEMO_TILT_AXIS_DEG
-    )
-    code = run_folder(demo_dir(), outdir, options)
+    options = RunOptions(cpus_per_series=1, resume=resume)
+    code = run_folder(demo_dir() / DEMO_SHEET, outdir, options)
     if code:
         click.get_current_context().exit(code)

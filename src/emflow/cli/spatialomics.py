@@ -55,11 +55,13 @@ def spatialomics(ctx: click.Context, session: Path, outdir: Path, workers: int,
     Examples:
       emflow spatialomics lab/pi/project/session1 --outdir out --workers 2
     """
+    from emflow.manifest.portal import every_file_succeeded
+
     token = _callback_token(callback_url)
     results = process_session(session, outdir, workers=workers)
     entries = [r.to_manifest_entry() for r in results]
     assets = write_session_manifest(outdir, entries, callback_url=callback_url, token=token, log=log.info)
-    if assets["status"] != "success":
+    if not every_file_succeeded(assets):
         ctx.exit(1)
 
 

@@ -67,15 +67,19 @@ def _path_problems(params: dict[str, Any], props: dict[str, dict[str, Any]]) -> 
         value = params.get(name)
         if not isinstance(value, str) or not spec.get("exists"):
             continue
-        if spec.get("format") == "directory-path" and not Path(value).is_dir():
+        if spec.get("format") == "path" and not Path(value).exists():
+            problems.append(f"--{name}: {value!r} does not exist")
+        elif spec.get("format") == "directory-path" and not Path(value).is_dir():
             problems.append(f"--{name}: {value!r} is not an existing folder")
         elif spec.get("format") == "file-path" and not Path(value).is_file():
             problems.append(f"--{name}: {value!r} is not an existing file")
     return problems
 
 
-def check_params(params: dict[str, Any], schema: dict[str, Any]) -> list[str]:
-    """One message per problem (``--name: problem``), schema order; empty when valid."""
+def check_params(params: dict[str, Any], schema: dict[str, Any], check_paths: bool = True) -> list[str]:
+    """One message per problem (``--name: problem``), schema order; empty when valid.
+    ``check_paths=False``: leave ``exists`` to the caller (the pipeline's head job checks paths
+    where they are, so this check never needs the host's filesystem)."""
     from jsonschema import Draft202012Validator
 
     props = schema_properties(schema)
@@ -84,7 +88,8 @@ def check_params(params: dict[str, Any], schema: dict[str, Any]) -> list[str]:
     for error in sorted(Draft202012Validator(schema).iter_errors(values), key=lambda e: list(e.absolute_path)):
         name = ".".join(str(p) for p in error.absolute_path)
         problems.append(f"--{name}: {error.message}" if name else error.message)
-    problems += _path_problems(values, props)
+    if check_paths:
+        problems += _path_problems(values, props)
     return problems
 
 
@@ -92,7 +97,14 @@ def check_params(params: dict[str, Any], schema: dict[str, Any]) -> list[str]:
 @click.argument("params_file", metavar="PARAMS.json", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--schema", "schema_file", default="nextflow_schema.json", show_default=True,
               type=click.Path(dir_okay=False, path_type=Path), help="The pipeline's parameter JSON Schema.")
-def validate_params(params_file: Path, schema_file: Path) -> None:
+@click.option("--no-path-checks", is_flag=True,
+              help="Skip the \"exists\" checks of path parameters (the pipeline's head job made them).")
+@click.option("--samplesheet", "sheet", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also check this samplesheet (--input), without its referenced files.")
+@click.option("--series-json", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the checked samplesheet rows here as JSON ([] without --samplesheet).")
+def validate_params(params_file: Path, schema_file: Path, no_path_checks: bool, sheet: Path | None,
+                    series_json: Path | None) -> None:
     """Check the Nextflow pipeline's parameters (PARAMS.json) against its JSON Schema.
 
     Exit 0 and a one-line summary when valid; exit 2 and one line listing every problem.
@@ -101,7 +113,16 @@ def validate_params(params_file: Path, schema_file: Path) -> None:
     """
     params = _load_json(params_file, "parameters")
     schema = _load_json(schema_file, "schema")
-    problems = check_params(params, schema)
+    problems = check_params(params, schema, check_paths=not no_path_checks)
+    rows = []
+    if sheet is not None and not problems:
+        from emflow.samplesheet import read_samplesheet
+
+        rows = [row.to_json(sheet.name) for row in read_samplesheet(sheet, check_files=False)]
+    if series_json is not None:
+        from emflow.atomic import write_json_atomic
+
+        write_json_atomic(series_json, rows)
     if problems:
         raise EmflowInputError(params_file, "; ".join(problems))
     known = schema_properties(schema)

@@ -7,7 +7,7 @@ import json
 import click
 
 from emflow.pyramid.shader import shader_json_path
-from emflow.pyramid.zarr_writer import write_zarr
+from emflow.pyramid.zarr import write_zarr
 
 
 @click.command()

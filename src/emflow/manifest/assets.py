@@ -7,7 +7,7 @@ A series is ``success`` when no step recorded an error and every asset file exis
 
 Public functions
 ----------------
-build_assets(out, input_dir, status_dirs=())   -> dict
+build_assets(out, input_dir, status_dirs=())   -> dict (top-level status: emflow.manifest.portal)
 series_assets(out, name)                        -> list of {"type", "path"[, "metadata"]}
 validate_assets(obj_or_path)                    raise EmflowInputError on the first problem
 load_schema()                                   the JSON Schema kept beside this file
@@ -24,8 +24,9 @@ from typing import Any
 
 from emflow import __version__
 from emflow.errors import EmflowInputError
-from emflow.runner.discover import Series, discover_series
-from emflow.runner.status import read_records
+from emflow.manifest.portal import manifest_of, neuroglancer_metadata
+from emflow.series import Series, discover_series
+from emflow.records import read_records
 
 SCHEMA_PATH = Path(__file__).with_name("assets.schema.json")
 PREVIEW_NOTE = "preview reconstruction (no fiducial alignment)"
@@ -65,8 +66,10 @@ def series_assets(out: Path, name: str) -> tuple[list[dict[str, Any]], list[str]
         if kind in ("neuroglancerPrecomputed", "neuroglancerZarr"):
             minmax = folder / MINMAX_FILE.format(B=name)
             try:
-                asset["metadata"] = json.loads(minmax.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
+                metadata = json.loads(minmax.read_text(encoding="utf-8"))
+                # the portal's two generations read the precomputed asset's metadata (SPEC §8)
+                asset["metadata"] = neuroglancer_metadata(metadata) if kind == "neuroglancerPrecomputed" else metadata
+            except (OSError, ValueError, KeyError, TypeError):
                 missing.append(minmax.name)
         assets.append(asset)
     return assets, sorted(set(missing), key=missing.index)
@@ -123,6 +126,17 @@ def _timings(records: dict[tuple[str, str], dict[str, Any]]) -> dict[str, float]
     return {r["step"]: float(r.get("seconds", 0.0)) for r in ordered if r.get("status") == "done"}
 
 
+def series_parameters(records: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
+    """The per-series parameters the steps recorded (``{name: {"value", "source"[, "conflicts"]}}``),
+    later steps' entries replacing earlier ones (brt's tilt axis is the one the preview used)."""
+    merged: dict[str, Any] = {}
+    for record in sorted(records.values(), key=lambda r: _step_key(r["step"])):
+        params = record.get("parameters")
+        if isinstance(params, dict) and record.get("status") == "done":
+            merged.update({str(k): v for k, v in params.items() if isinstance(v, dict)})
+    return merged
+
+
 def _entry(series: Series, out: Path, records: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
     name = series.basename
     entry: dict[str, Any] = {
@@ -130,6 +144,8 @@ def _entry(series: Series, out: Path, records: dict[tuple[str, str], dict[str, A
         "title": name, "fileMetadata": _file_metadata(series),
     }
     image_meta: dict[str, Any] = {"stepSeconds": _timings(records)}
+    if params := series_parameters(records):
+        image_meta["parameters"] = params
     assets: list[dict[str, Any]] = []
     if series.error:
         entry["message"] = f"discover: {series.error}"
@@ -170,9 +186,7 @@ def build_assets(out: str | os.PathLike[str], input_dir: str | os.PathLike[str],
     for s in series:
         dirs = ([] if s.error else [out / s.basename / ".emflow"]) + extra
         files.append(_entry(s, out, _records_for(s.basename, dirs)))
-    ok = sum(f["status"] == "success" for f in files)
-    status = "success" if files and ok == len(files) else "partial" if ok else "error"
-    return {"status": status, "files": files}
+    return manifest_of(files)
 
 
 @functools.lru_cache(maxsize=1)

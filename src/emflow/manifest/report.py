@@ -1,8 +1,9 @@
 """``OUT/report.html``: one self-contained page per run (SPEC §8, issue 10).
 
 A row per series: thumbnail, key image, the tilt and reconstruction movies in ``<video>``, the
-visual min/max, the reconstruction backend (preview flagged), step timings, and for a failed
-series its message. Links are relative to OUT, so the page works opened as a file, and the CSS
+visual min/max, the reconstruction backend (preview flagged), step timings, an "Open in
+Neuroglancer" link (``neuroglancer/v/B/``, served by ``emflow view OUT``; opened as a file the page
+says so), and for a failed series its message. Links are relative to OUT, so the page works opened as a file, and the CSS
 is inline with a print layout. Built from the assets manifest alone.
 
 Public functions
@@ -32,7 +33,7 @@ th{background:#f2f2f2} img.thumb{width:100px;height:auto} img.key{width:180px;he
 video{width:180px;height:180px;background:#000} td.details{min-width:12rem;overflow-wrap:anywhere} .status-success{color:#176417;font-weight:600}
 .status-error{color:#b00020;font-weight:600} .preview{background:#fff3cd;padding:.1rem .3rem;border-radius:3px}
 .msg{font-family:ui-monospace,monospace;white-space:pre-wrap;overflow-wrap:anywhere;color:#b00020}
-.pair{white-space:nowrap;margin-right:.5rem}
+.params{margin:0 0 .2rem;padding-left:1rem} .params li{list-style:none} .ng-note{color:#555;font-size:.9em}
 @media print{body{margin:0} video{display:none} tr{page-break-inside:avoid} a{color:inherit}}
 """
 
@@ -69,6 +70,25 @@ def _media_cells(assets: dict[str, dict[str, Any]], title: str) -> str:
     return "".join(cells)
 
 
+# parameter -> (label, unit) as the report shows them: "tilt axis 85.3° from TS_01.mrc.mdoc"
+PARAMETER_LABELS = {"tilt_axis_deg": ("tilt axis", "°"), "pixel_size_nm": ("pixel size", " nm"),
+                    "thickness_px": ("thickness", " px"), "bin_factor": ("bin", ""), "recon": ("recon", ""),
+                    "adoc": ("directive file", "")}
+
+
+def _parameters(params: dict[str, Any]) -> str:
+    """One line of ``name value from source`` and a warning per disagreement between sources."""
+    shown, warnings = [], []
+    for key, item in params.items():
+        label, unit = PARAMETER_LABELS.get(key, (key, ""))
+        value = item.get("value")
+        text = "unset" if value is None else (f"{value:g}{unit}" if isinstance(value, (int, float)) else f"{value}{unit}")
+        shown.append(f'<li>{_e(label)} <b>{_e(text)}</b> <small>from {_e(item.get("source", ""))}</small></li>')
+        warnings += [f"{label}: sources disagree: {c}" for c in item.get("conflicts", [])]
+    html = f'<div>parameters:</div><ul class="params">{"".join(shown)}</ul>'
+    return html + "".join(f'<div class="msg">{_e(w)}</div>' for w in warnings)
+
+
 def _details(entry: dict[str, Any], assets: dict[str, dict[str, Any]]) -> str:
     meta = (entry.get("imageSet") or [{}])[0].get("imageMetadata", {})
     parts = []
@@ -76,6 +96,9 @@ def _details(entry: dict[str, Any], assets: dict[str, dict[str, Any]]) -> str:
     if backend:
         note = f' <span class="preview">{_e(PREVIEW_NOTE)}</span>' if backend == "preview" else ""
         parts.append(f"<div>reconstruction: <b>{_e(backend)}</b>{note}</div>")
+    params = meta.get("parameters") or {}
+    if params:
+        parts.append(_parameters(params))
     ng = assets.get("neuroglancerPrecomputed")
     if ng and ng.get("metadata"):
         m = ng["metadata"]
@@ -83,6 +106,9 @@ def _details(entry: dict[str, Any], assets: dict[str, dict[str, Any]]) -> str:
             ("min", "neuroglancerPrecomputedMin"), ("max", "neuroglancerPrecomputedMax"),
             ("floor", "neuroglancerPrecomputedFloor"), ("limit", "neuroglancerPrecomputedLimit")))
         parts.append(f'<div>visual min/max: {pairs} <a href="{_href(ng["path"])}/">pyramid</a></div>')
+    viewer = _viewer_link(assets)
+    if viewer:
+        parts.append(viewer)
     for kind in ("averagedVolume", "volume", "neuroglancerZarr"):
         if kind in assets:
             parts.append(f'<div>{_e(kind)}: <a href="{_href(assets[kind]["path"])}">{_e(Path(assets[kind]["path"]).name)}</a></div>')
@@ -97,6 +123,19 @@ def _details(entry: dict[str, Any], assets: dict[str, dict[str, Any]]) -> str:
     if entry.get("message"):
         parts.append(f'<div class="msg">{_e(entry["message"])}</div>')
     return "".join(parts)
+
+
+def _viewer_link(assets: dict[str, dict[str, Any]]) -> str:
+    """"Open in Neuroglancer" for a tomogram's pyramid or OME-Zarr (``B/neuro-B``, ``B/B.ome.zarr``):
+    the viewer page of `emflow view`, relative to OUT; the note shows when the page is a file."""
+    for kind, pattern in (("neuroglancerPrecomputed", "{B}/neuro-{B}"), ("neuroglancerZarr", "{B}/{B}.ome.zarr")):
+        path = assets.get(kind, {}).get("path", "")
+        series = path.split("/", 1)[0]
+        if series and path == pattern.format(B=series):
+            return (f'<div><a class="ng-link" href="{_href(f"neuroglancer/v/{series}/")}">Open in Neuroglancer</a>'
+                    f' <span class="ng-note">(works when this report is served by <code>emflow view OUT</code>, '
+                    f'OUT = the folder of this report: open the address it prints)</span></div>')
+    return ""
 
 
 def _row(entry: dict[str, Any]) -> str:
@@ -114,19 +153,25 @@ def render_report(assets: dict[str, Any], title: str = "emflow run report") -> s
     """The HTML page for a manifest (``assets.json`` as a dict)."""
     files = assets.get("files", [])
     ok = sum(f.get("status") == "success" for f in files)
+    # "success" is the portal's any-file rule: say plainly when some files failed all the same
+    verdict = "all succeeded" if files and ok == len(files) else "none succeeded" if not ok else f"{len(files) - ok} failed"
+    css = "success" if files and ok == len(files) else "error"
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     rows = "\n".join(_row(f) for f in files) or '<tr><td colspan="6">no tilt series found</td></tr>'
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{_e(title)}</title><style>{CSS}</style></head>
 <body><h1>{_e(title)}</h1>
-<div class="meta">status <b class="status-{'success' if assets.get('status') == 'success' else 'error'}">{_e(assets.get('status', ''))}</b>:
-{ok} of {len(files)} series succeeded &middot; emflow {_e(__version__)} &middot; {stamp} &middot;
+<div class="meta">status {_e(assets.get('status', ''))}: <b class="status-{css}">{ok} of {len(files)} series succeeded ({verdict})</b> &middot; emflow {_e(__version__)} &middot; {stamp} &middot;
 <a href="assets.json">assets.json</a> &middot; <a href="run_log.txt">run_log.txt</a></div>
 <table><thead><tr><th>series</th><th>thumbnail</th><th>key image</th><th>tilt movie</th><th>reconstruction movie</th><th>details</th></tr></thead>
 <tbody>
 {rows}
-</tbody></table></body></html>
+</tbody></table>
+<script>
+// served by `emflow view`: the viewer links work, so the note on how to get there goes
+if (location.protocol !== "file:") document.querySelectorAll(".ng-note").forEach(e => e.remove());
+</script></body></html>
 """
 
 

@@ -1,8 +1,10 @@
-"""OME-NGFF 0.4 metadata for 2D ``(c, y, x)`` images: multiscales and omero (viewer) blocks.
+"""OME-NGFF 0.4 metadata: multiscales (2D slide images and 3D volumes) and omero (viewer) blocks.
 
 Public functions
 ----------------
-multiscales_metadata(n_levels, name, pixel_size_um=None)   the ``multiscales`` list
+multiscales_metadata(n_levels, name, axes, level0_scale, *, translate_centres, metadata)
+                                                            the ``multiscales`` list (2D and 3D)
+image_multiscales_metadata(n_levels, name, pixel_size_um)   the same for ``(c, y, x)`` slide images
 channel_window(values, dtype, quantiles=(0.01, 0.99))       omero ``window`` of one channel
 omero_channel(label, colour, window)                        one omero channel entry
 omero_metadata(channels, name)                              the ``omero`` block
@@ -13,6 +15,7 @@ centre is shifted by ``(2**k - 1) / 2`` level-0 pixels, which the ``translation`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -21,38 +24,51 @@ NGFF_VERSION = "0.4"
 
 
 def multiscales_metadata(
+    n_levels: int,
+    name: str,
+    axes: list[dict[str, str]],
+    level0_scale: Sequence[float],
+    *,
+    translate_centres: bool = False,
+    metadata: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """The NGFF 0.4 ``multiscales`` list for ``n_levels`` arrays named ``"0"``, ``"1"``, ...
+
+    Every axis of type ``space`` is halved per level (scale ``level0_scale * 2**level``); other
+    axes (channels) keep their scale. With ``translate_centres`` each level also records the
+    shift of its pixel centres, ``level0_scale * (2**level - 1) / 2`` on the space axes.
+    Shared by the 2D slide images (``c, y, x``) and the 3D volumes (``z, y, x``).
+    """
+    spatial = [axis.get("type") == "space" for axis in axes]
+    datasets = []
+    for level in range(n_levels):
+        f = 2**level
+        transforms: list[dict[str, Any]] = [
+            {"type": "scale", "scale": [float(v) * f if sp else float(v) for v, sp in zip(level0_scale, spatial)]}]
+        if translate_centres:
+            transforms.append({"type": "translation",
+                               "translation": [float(v) * (f - 1) / 2 if sp else 0.0
+                                               for v, sp in zip(level0_scale, spatial)]})
+        datasets.append({"path": str(level), "coordinateTransformations": transforms})
+    return [{"version": NGFF_VERSION, "name": name, "axes": axes, "datasets": datasets, "type": "mean",
+             "metadata": dict(metadata or {})}]
+
+
+def image_multiscales_metadata(
     n_levels: int, name: str, pixel_size_um: tuple[float, float] | None = None
 ) -> list[dict[str, Any]]:
-    """Return the NGFF 0.4 ``multiscales`` list for a ``(c, y, x)`` pyramid of ``n_levels``.
+    """``multiscales`` for a 2D ``(c, y, x)`` pyramid of 2 x 2 means (pixel centres translated).
 
-    Parameters
-    ----------
-    n_levels : int
-        Number of levels; arrays are named ``"0"``, ``"1"``, ...
-    name : str
-        Image name.
-    pixel_size_um : (float, float) or None
-        Level-0 pixel size ``(y, x)`` in micrometres; ``None`` when unknown (scale 1, no unit).
+    ``pixel_size_um`` is the level-0 ``(y, x)`` pixel size in micrometres; ``None`` when unknown
+    (scale 1, no unit).
     """
     size_y, size_x = pixel_size_um if pixel_size_um else (1.0, 1.0)
     space: dict[str, str] = {"type": "space"}
     if pixel_size_um:
         space["unit"] = "micrometer"
     axes = [{"name": "c", "type": "channel"}, {"name": "y", **space}, {"name": "x", **space}]
-    datasets = []
-    for level in range(n_levels):
-        f = 2**level
-        datasets.append(
-            {
-                "path": str(level),
-                "coordinateTransformations": [
-                    {"type": "scale", "scale": [1.0, size_y * f, size_x * f]},
-                    {"type": "translation", "translation": [0.0, size_y * (f - 1) / 2, size_x * (f - 1) / 2]},
-                ],
-            }
-        )
-    return [{"version": NGFF_VERSION, "name": name, "axes": axes, "datasets": datasets,
-             "type": "mean", "metadata": {"method": "2x2 mean", "edge": "replicate"}}]
+    return multiscales_metadata(n_levels, name, axes, (1.0, size_y, size_x), translate_centres=True,
+                                metadata={"method": "2x2 mean", "edge": "replicate"})
 
 
 def dtype_range(dtype: np.dtype, values: np.ndarray) -> tuple[float, float]:

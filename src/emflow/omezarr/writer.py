@@ -27,7 +27,7 @@ import zarr
 
 from emflow.atomic import atomic_dir
 from emflow.omezarr.downscale import level_shapes, mean_2x2
-from emflow.omezarr.ngff import channel_window, multiscales_metadata, omero_channel, omero_metadata
+from emflow.omezarr.ngff import channel_window, image_multiscales_metadata, omero_channel, omero_metadata
 
 RegionReader = Callable[[int, int, int, int], np.ndarray]
 """``read_region(y0, y1, x0, x1)`` -> ``(c, y1 - y0, x1 - x0)`` array of the level-0 plane."""
@@ -163,7 +163,7 @@ def write_ngff_image(
             for i, (label, colour) in enumerate(zip(channel_labels, channel_colours, strict=True))
         ]
         group.attrs.update(
-            {"multiscales": multiscales_metadata(len(shapes), name, pixel_size_um),
+            {"multiscales": image_multiscales_metadata(len(shapes), name, pixel_size_um),
              "omero": omero_metadata(channels, name)}
         )
     return NgffImage(path=target, level_shapes=shapes, channels=channels, preview=preview,

@@ -6,7 +6,7 @@ labelled "emflow preview reconstruction (no fiducial alignment)".
 Public API
 ----------
 run_preview(stack, workdir, basename, *, bin_factor, thickness_px, pixel_size_nm,
-            tilt_axis_deg=0.0, gpus=0, log=None) -> BrtOutputs
+            tilt_axis_deg=0.0, gpus=0, log=None, use_cuda=None, filter_type="ram-lak", cpus=1) -> BrtOutputs
 PREVIEW_LABEL
 """
 
@@ -28,7 +28,7 @@ __all__ = ["PREVIEW_LABEL", "run_preview"]
 def run_preview(stack: str | os.PathLike[str], workdir: str | os.PathLike[str], basename: str, *,
                 bin_factor: int, thickness_px: int, pixel_size_nm: float, tilt_axis_deg: float = 0.0,
                 gpus: int = 0, log: Callable[[str], None] | None = None, use_cuda: bool | None = None,
-                filter_type: str = "ram-lak") -> BrtOutputs:
+                filter_type: str = "ram-lak", cpus: int = 1) -> BrtOutputs:
     """Align ``stack`` coarsely, reconstruct it with ASTRA FBP and write BRT's outputs.
 
     Parameters
@@ -47,6 +47,8 @@ def run_preview(stack: str | os.PathLike[str], workdir: str | os.PathLike[str], 
         ``WORKDIR/brt_run.log`` (timestamped, prefixed "preview:").
     use_cuda : force the CUDA (True) or CPU (False) FBP; None = ``gpus > 0`` or a GPU detected.
     filter_type : ASTRA FBP filter (``ram-lak``, ``shepp-logan``, ``cosine``, ``hamming``, ``hann``).
+    cpus : worker processes for the reading, alignment and CPU FBP (the outputs are
+        byte-identical for any value); the CUDA FBP runs in this process only.
 
     Returns
     -------
@@ -55,11 +57,12 @@ def run_preview(stack: str | os.PathLike[str], workdir: str | os.PathLike[str], 
     Raises
     ------
     EmflowInputError
-        bad parameters, unreadable stack, no tilt angles or a count that differs from nz.
+        bad parameters (``cpus`` < 1 included), unreadable stack, no tilt angles or a count that
+        differs from nz.
     """
     from emflow.brt.outputs import BrtOutputs
 
     run_preview_files(stack, workdir, basename, bin_factor=bin_factor, thickness_px=thickness_px,
                       pixel_size_nm=pixel_size_nm, tilt_axis_deg=tilt_axis_deg, gpus=gpus, log=log,
-                      use_cuda=use_cuda, filter_type=filter_type)
+                      use_cuda=use_cuda, filter_type=filter_type, cpus=cpus)
     return BrtOutputs(basename, Path(workdir))

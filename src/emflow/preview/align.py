@@ -6,12 +6,17 @@ All arrays are ``(y, x)`` sections or ``(z, y, x)`` stacks; shifts are ``(dx, dy
 Public functions
 ----------------
 bin_section(section, bin_factor)            block mean, trailing rows/columns trimmed evenly
-read_binned_stack(volume, bin_factor)       binned float32 stack, read section by section
+read_binned_stack(volume, bin_factor, ...)  binned float32 stack, read section by section
 affine_section(img, tilt_axis_deg, ...)     rotate by -tilt_axis_deg, stretch in x, shift
 prepare_for_xcorr(img)                      normalise, taper edges, band-pass (FFT)
 xcorr_shift(ref_fft, mov_fft)               sub-pixel shift of ``mov`` relative to ``ref``
+neighbour_pairs(angles_deg)                 (i, j, stretch) of each tilt and its neighbour nearer 0
 neighbour_shifts(binned, angles_deg, ...)   cumulative shifts from the zero tilt outwards
-apply_alignment(binned, tilt_axis_deg, shifts, out_shape)   aligned stack (in place if possible)
+apply_alignment(binned, tilt_axis_deg, shifts, ...)   aligned stack (in place if possible), stats
+
+Every stage can run its independent parts in `emflow.preview.parallel.PreviewWorkers`; the
+task functions (``read_binned_sections``, ``pair_translations``, ``align_sections``) compute
+the same numbers however the work is split.
 
 Model: the content of raw tilt ``i`` is displaced by ``d_i`` (after rotating the tilt axis onto
 y). Stretching tilt ``i`` by ``s = cos(theta_j) / cos(theta_i)`` in x about the centre and
@@ -24,12 +29,17 @@ measurable by cross-correlation.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import ndimage
 
-from emflow.mrc import MrcVolume, require_finite
+from emflow.mrc import MrcVolume, open_volume, require_finite
+from emflow.preview.parallel import shared
+
+if TYPE_CHECKING:
+    from emflow.preview.parallel import PreviewWorkers
 
 # tiltxcorr's default band-pass, in cycles/pixel: FilterSigma1, FilterRadius2, FilterSigma2.
 SIGMA1 = 0.03
@@ -53,17 +63,36 @@ def bin_section(section: np.ndarray, bin_factor: int) -> np.ndarray:
     return core.reshape(oy, bin_factor, ox, bin_factor).mean(axis=(1, 3), dtype=np.float64).astype(np.float32)
 
 
-def read_binned_stack(volume: MrcVolume, bin_factor: int, progress: Callable[[str], None] | None = None) -> np.ndarray:
-    """Read ``volume`` one section at a time and return the ``(nz, ny//b, nx//b)`` binned stack."""
+def read_binned_stack(volume: MrcVolume, bin_factor: int, progress: Callable[[str], None] | None = None,
+                      workers: PreviewWorkers | None = None, out: np.ndarray | str | None = None) -> np.ndarray:
+    """Read ``volume`` one section at a time and return the ``(nz, ny//b, nx//b)`` binned stack.
+
+    With ``workers``, ``out`` names their shared array (each worker reads its own sections);
+    else the stack is ``out`` when given, or a new array.
+    """
     nz, ny, nx = volume.shape
-    out = np.empty((nz, ny // bin_factor, nx // bin_factor), dtype=np.float32)
-    for z in range(nz):
-        section = volume.read_section(z)
-        require_finite(volume.info.path, section, z)
-        out[z] = bin_section(section, bin_factor)
+    if out is None:
+        out = np.empty((nz, ny // bin_factor, nx // bin_factor), dtype=np.float32)
+    tasks = [(str(volume.info.path), bin_factor, out, z0, z1) for z0, z1 in (workers.split(nz) if workers else [(0, nz)])]
+    for _ in (workers.map if workers else _local_map)(read_binned_sections, tasks):
+        pass
     if progress:
         progress(f"read and binned {nz} sections of {nx} x {ny} by {bin_factor}")
-    return out
+    return shared(out)
+
+
+def read_binned_sections(path: str, bin_factor: int, out: np.ndarray | str, z0: int, z1: int) -> None:
+    """Task: sections ``z0 .. z1-1`` of the MRC ``path``, binned into ``out`` (array or shared name)."""
+    stack = shared(out)
+    with open_volume(path) as volume:
+        for z in range(z0, z1):
+            section = volume.read_section(z)
+            require_finite(volume.info.path, section, z)
+            stack[z] = bin_section(section, bin_factor)
+
+
+def _local_map(func: Callable[..., Any], tasks: list[tuple[Any, ...]]) -> Iterator[Any]:
+    return (func(*args) for args in tasks)
 
 
 def _affine(in_shape: tuple[int, int], out_shape: tuple[int, int], tilt_axis_deg: float,
@@ -158,28 +187,58 @@ def zero_tilt_index(angles_deg: np.ndarray) -> int:
     return int(np.argmin(np.abs(np.asarray(angles_deg))))
 
 
-def neighbour_shifts(binned: np.ndarray, angles_deg: np.ndarray, tilt_axis_deg: float = 0.0) -> np.ndarray:
+def neighbour_pairs(angles_deg: np.ndarray) -> list[tuple[int, int, float]]:
+    """``(i, j, s)`` for every tilt ``i`` but the zero tilt: ``j`` its neighbour one step nearer to
+    0 degrees in sorted-angle order, ``s = cos(theta_j) / cos(theta_i)``; in walk order (from the
+    zero tilt down, then up), so ``j`` always comes before ``i``."""
+    angles = np.asarray(angles_deg, dtype=float)
+    order = np.argsort(angles, kind="stable")
+    start = int(np.flatnonzero(order == zero_tilt_index(angles))[0])
+    pairs = []
+    for step in (-1, 1):
+        for pos in range(start + step, len(order) if step > 0 else -1, step):
+            i, j = int(order[pos]), int(order[pos - step])
+            s = math.cos(math.radians(angles[j])) / max(1e-3, math.cos(math.radians(angles[i])))
+            pairs.append((i, j, s))
+    return pairs
+
+
+def pair_translations(binned: np.ndarray | str, tilt_axis_deg: float,
+                      pairs: list[tuple[int, int, float]]) -> list[tuple[float, float]]:
+    """Task: ``t = xcorr(tilt j, tilt i stretched by s)`` for each pair of `neighbour_pairs`.
+
+    A tilt's prepared transform is reused by the next pair when it is that pair's reference, so a
+    run of pairs costs about one transform per tilt; any split into runs gives the same numbers.
+    """
+    stack = shared(binned)
+    shape = stack.shape[1:]
+    out = []
+    ref, ref_index = None, -1
+    for i, j, s in pairs:
+        if ref is None or ref_index != j:
+            ref = prepare_for_xcorr(affine_section(stack[j], tilt_axis_deg))
+        mov = prepare_for_xcorr(affine_section(stack[i], tilt_axis_deg, stretch_x=s))
+        out.append(xcorr_shift(ref, mov, shape))
+        ref, ref_index = (mov if s == 1.0 else None), i
+    return out
+
+
+def neighbour_shifts(binned: np.ndarray | str, angles_deg: np.ndarray, tilt_axis_deg: float = 0.0,
+                     workers: PreviewWorkers | None = None) -> np.ndarray:
     """Shifts ``(nz, 2)`` as ``(dx, dy)`` in binned pixels, in the frame rotated so the tilt
     axis is along y, relative to the tilt nearest 0 degrees, accumulated outwards.
 
     Neighbours are neighbours in angle (a stack in acquisition order, such as a dose-symmetric
-    one, is walked in sorted-angle order).
+    one, is walked in sorted-angle order). With ``workers`` (``binned`` then names their shared
+    stack) the pairs are correlated in parallel; the accumulation is the same.
     """
-    angles = np.asarray(angles_deg, dtype=float)
-    order = np.argsort(angles, kind="stable")
-    start = int(np.flatnonzero(order == zero_tilt_index(angles))[0])
-    shifts = np.zeros((binned.shape[0], 2), dtype=np.float64)
-    shape = binned.shape[1:]
-    ref0 = prepare_for_xcorr(affine_section(binned[order[start]], tilt_axis_deg))
-    for step in (-1, 1):
-        ref = ref0
-        for pos in range(start + step, len(order) if step > 0 else -1, step):
-            i, j = int(order[pos]), int(order[pos - step])
-            s = math.cos(math.radians(angles[j])) / max(1e-3, math.cos(math.radians(angles[i])))
-            mov = prepare_for_xcorr(affine_section(binned[i], tilt_axis_deg, stretch_x=s))
-            tx, ty = xcorr_shift(ref, mov, shape)
-            shifts[i] = ((tx + shifts[j, 0]) / s, ty + shifts[j, 1])
-            ref = prepare_for_xcorr(affine_section(binned[i], tilt_axis_deg)) if s != 1.0 else mov
+    pairs = neighbour_pairs(angles_deg)
+    ranges = workers.split(len(pairs), 2) if workers else [(0, len(pairs))]
+    tasks = [(binned, tilt_axis_deg, pairs[a:b]) for a, b in ranges]
+    translations = [t for part in (workers.map if workers else _local_map)(pair_translations, tasks) for t in part]
+    shifts = np.zeros((len(angles_deg), 2), dtype=np.float64)
+    for (i, j, s), (tx, ty) in zip(pairs, translations):
+        shifts[i] = ((tx + shifts[j, 0]) / s, ty + shifts[j, 1])
     return shifts
 
 
@@ -189,13 +248,36 @@ def aligned_shape(shape_yx: tuple[int, int], tilt_axis_deg: float) -> tuple[int,
     return (shape_yx[1], shape_yx[0]) if a > 45.0 else tuple(shape_yx)
 
 
-def apply_alignment(binned: np.ndarray, tilt_axis_deg: float, shifts_xy: np.ndarray) -> np.ndarray:
-    """Aligned stack: each section rotated by ``-tilt_axis_deg`` and moved by ``-shift``.
+def apply_alignment(binned: np.ndarray | str, tilt_axis_deg: float, shifts_xy: np.ndarray,
+                    out: np.ndarray | str | None = None, workers: PreviewWorkers | None = None,
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Aligned stack and its per-section ``(min, max, sum)`` (``(nz, 3)`` float64): each section
+    rotated by ``-tilt_axis_deg`` and moved by ``-shift``.
 
-    Works in place (returns ``binned``) when the aligned shape equals the binned shape.
+    ``out`` (array or shared name) receives it; None: ``binned`` itself (in place) when the
+    aligned shape equals the binned shape, else a new array. With ``workers`` the sections are
+    done in parallel (``binned`` and ``out`` then name shared arrays).
     """
-    out_shape = aligned_shape(binned.shape[1:], tilt_axis_deg)
-    out = binned if out_shape == binned.shape[1:] else np.empty((binned.shape[0], *out_shape), np.float32)
-    for z in range(binned.shape[0]):
-        out[z] = affine_section(binned[z], tilt_axis_deg, 1.0, tuple(shifts_xy[z]), out_shape)
-    return out
+    stack = shared(binned)
+    nz = stack.shape[0]
+    out_shape = aligned_shape(stack.shape[1:], tilt_axis_deg)
+    if out is None:
+        out = binned if out_shape == stack.shape[1:] else np.empty((nz, *out_shape), np.float32)
+    shifts = np.asarray(shifts_xy, dtype=np.float64)
+    ranges = workers.split(nz) if workers else [(0, nz)]
+    tasks = [(binned, out, tilt_axis_deg, shifts[z0:z1], z0) for z0, z1 in ranges]
+    stats = np.concatenate(list((workers.map if workers else _local_map)(align_sections, tasks)))
+    return shared(out), stats
+
+
+def align_sections(binned: np.ndarray | str, out: np.ndarray | str, tilt_axis_deg: float,
+                   shifts_xy: np.ndarray, z0: int) -> np.ndarray:
+    """Task: aligned sections ``z0 .. z0 + len(shifts_xy) - 1`` into ``out`` (may be ``binned``:
+    each section is read whole before it is replaced); returns their ``(min, max, sum)``."""
+    src, dst = shared(binned), shared(out)
+    stats = np.empty((len(shifts_xy), 3), dtype=np.float64)
+    for k, shift in enumerate(shifts_xy):
+        section = affine_section(src[z0 + k], tilt_axis_deg, 1.0, (float(shift[0]), float(shift[1])), dst.shape[1:])
+        dst[z0 + k] = section
+        stats[k] = section.min(), section.max(), section.sum(dtype=np.float64)
+    return stats

@@ -10,8 +10,8 @@ Public names
 cuda_available()                 True when ASTRA was built with CUDA and sees a GPU
 SliceFbp(angles_deg, n_det, thickness, use_cuda=False, filter_type="ram-lak")
     callable: sinogram (n_angles, n_det) -> slice (thickness, n_det) float32; ``close()``
-reconstruct_rows(fbp, aligned, y0, y1)   (y1 - y0, thickness, nx) float32 slab
-intensity_scale(fbp, aligned, ...)       (offset, factor) mapping FBP values to int16 range
+sample_rows(ny) ; intensity_scale(slices)   (offset, factor) mapping FBP values to int16 range
+fbp_row(fbp, aligned, means, y)          one slice (float32); fbp_rows_int16(...) a slab of int16 slices
 """
 
 from __future__ import annotations
@@ -88,27 +88,38 @@ class SliceFbp:
         self.close()
 
 
-def reconstruct_rows(fbp: SliceFbp, aligned: np.ndarray, y0: int, y1: int) -> np.ndarray:
-    """Slices for aligned-stack rows ``y0 .. y1-1``: ``(y1 - y0, thickness, nx)`` float32."""
-    out = np.empty((y1 - y0, *fbp.shape), dtype=np.float32)
-    for k, y in enumerate(range(y0, y1)):
-        out[k] = fbp(aligned[:, y, :])
-    return out
+def sample_rows(ny: int, n_sample: int = 16) -> list[int]:
+    """Up to ``n_sample`` rows spread evenly over ``ny``: the rows `intensity_scale` uses."""
+    return [int(y) for y in np.unique(np.linspace(0, ny - 1, min(n_sample, ny)).round().astype(int))]
 
 
-def intensity_scale(fbp: SliceFbp, aligned: np.ndarray, n_sample: int = 16) -> tuple[float, float, dict[int, np.ndarray]]:
-    """``(offset, factor, slices)``: ``(v - offset) * factor`` has std ``INT16_TARGET_STD``.
+def fbp_row(fbp: SliceFbp, aligned: np.ndarray, means: np.ndarray, y: int) -> np.ndarray:
+    """The slice of aligned-stack row ``y`` with each tilt's mean (``means``, float32) removed."""
+    return fbp(aligned[:, y, :] - means[:, None])
 
-    Estimated from up to ``n_sample`` rows spread evenly over the aligned stack, so the
-    reconstruction can be written as int16 in one streaming pass (as tilt's SCALE does);
-    ``slices`` maps those rows to their reconstructed slices, for reuse.
+
+def fbp_rows_int16(fbp: SliceFbp, aligned: np.ndarray, means: np.ndarray, offset: float, factor: float,
+                   y0: int, y1: int, skip: frozenset[int] = frozenset()) -> np.ndarray:
+    """Int16 slices ``(y1 - y0, thickness, nx)`` of rows ``y0 .. y1-1`` (rows in ``skip`` left 0).
+
+    Each slice depends on its row alone, so any split of the rows gives the same bytes.
     """
-    ny = aligned.shape[1]
-    rows = np.unique(np.linspace(0, ny - 1, min(n_sample, ny)).round().astype(int))
-    slices = {int(y): fbp(aligned[:, y, :]) for y in rows}
-    values = np.stack(list(slices.values()))
+    slab = np.zeros((y1 - y0, *fbp.shape), dtype=np.int16)
+    for k, y in enumerate(range(y0, y1)):
+        if y not in skip:
+            slab[k] = to_int16(fbp_row(fbp, aligned, means, y), offset, factor)
+    return slab
+
+
+def intensity_scale(slices: list[np.ndarray]) -> tuple[float, float]:
+    """``(offset, factor)``: ``(v - offset) * factor`` has std ``INT16_TARGET_STD`` over ``slices``.
+
+    ``slices`` are those of the `sample_rows`, so the reconstruction can be written as int16 in
+    one streaming pass (as tilt's SCALE does).
+    """
+    values = np.stack(slices)
     mean, std = float(values.mean(dtype=np.float64)), float(values.std(dtype=np.float64))
-    return mean, (INT16_TARGET_STD / std if std > 0 else 1.0), slices
+    return mean, (INT16_TARGET_STD / std if std > 0 else 1.0)
 
 
 def to_int16(values: np.ndarray, offset: float, factor: float) -> np.ndarray:

@@ -40,7 +40,7 @@ from emflow.pyramid.reader import convert
 from emflow.pyramid.scales import Scale
 
 if TYPE_CHECKING:  # the OME-Zarr writer (numcodecs) is imported only when it is used
-    from emflow.pyramid.zarr_writer import ZarrBand
+    from emflow.omezarr.volume import ZarrBand
 
 T = TypeVar("T")
 

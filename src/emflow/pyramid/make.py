@@ -61,7 +61,7 @@ def _check_outdir(outdir: Path, overwrite: bool) -> None:
 
 def _zarr_writer(zarr_out: Path, volume: MrcVolume, chunk: int, workers: int, overwrite: bool) -> Any:
     try:
-        from emflow.pyramid.zarr_writer import ZarrPyramidWriter
+        from emflow.omezarr.volume import ZarrPyramidWriter
     except ImportError as exc:  # pragma: no cover - the OME-Zarr writer ships with emflow
         raise EmflowInputError("--ng-format", f"OME-Zarr output is not available: {exc}") from exc
     info = volume.info

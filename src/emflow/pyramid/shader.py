@@ -6,6 +6,7 @@ shader_params(median, mad, floor, limit, mad_factor=5.0)   the JSON dict, native
 shader_params_from_stats(stats, mad_factor=5.0, offset=0)  the same from `minmax.visual_stats`
 native_offset(stored_dtype)                               128 for int8, 32768 for int16, else 0
 shader_json_path(zarr_path)                               ``B.ome.zarr`` -> ``B_shader.json``
+write_shader_json(zarr_path, stats, volume, mad_factor, path=None) -> (path, params)   ``B_shader.json``
 
 The statistics follow SPEC §6 (histogram, weighted median and unscaled MAD, ``floor`` =
 floor(first non-empty bin centre), ``limit`` = ceil(last non-empty bin centre)) computed on the
@@ -75,3 +76,15 @@ def shader_json_path(zarr_path: str | os.PathLike[str]) -> Path:
     zarr_path = Path(zarr_path)
     stem = zarr_path.name.removesuffix(".ome.zarr").removesuffix(".zarr")
     return zarr_path.parent / f"{stem}_shader.json"
+
+
+def write_shader_json(zarr_path: str | os.PathLike[str], stats: dict, volume: str | os.PathLike[str],
+                      mad_factor: float = 5.0, path: str | os.PathLike[str] | None = None) -> tuple[Path, dict]:
+    """Write the shader parameters from the pyramid pass' `visual_stats` of ``volume`` (the MRC
+    the OME-Zarr was made from: its dtype says how far the stats are shifted) to ``path``
+    (default ``B_shader.json`` beside ``zarr_path``); return the path and the parameters."""
+    from emflow.atomic import write_json_atomic
+    from emflow.mrc import read_info
+
+    params = shader_params_from_stats(stats, mad_factor, native_offset(read_info(volume).dtype))
+    return write_json_atomic(path or shader_json_path(zarr_path), params), params

@@ -14,6 +14,7 @@ run_folder(input_dir, out, options, ...)    everything; returns the exit code (0
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import multiprocessing
 import os
@@ -28,9 +29,9 @@ from typing import Any
 
 from emflow.atomic import write_text_atomic
 from emflow.errors import EmflowError
-from emflow.runner.discover import Series, discover_series, printable
+from emflow.series import Series, discover_series, printable
 from emflow.runner.progress import Event, Progress
-from emflow.runner.status import is_done, read_records, record_path, write_record
+from emflow.records import is_done, read_records, record_path, write_record
 from emflow.runner.steps import (
     PRODUCER,
     STEPS,
@@ -39,6 +40,7 @@ from emflow.runner.steps import (
     intermediates,
     options_key,
     remove_intermediates,
+    series_options,
 )
 
 Emit = Callable[[Any], None]
@@ -241,14 +243,24 @@ def _contexts(series: list[Series], out: Path, options: RunOptions, progress: Pr
     contexts = []
     for s in series:
         if s.ok:
-            contexts.append(SeriesContext(s, out, options))
+            contexts.append(SeriesContext(s, out, series_options(options, s)))
         else:
             progress.handle(Event(s.basename, "discover", "error", message=s.error))
     return contexts
 
 
+def spread_cpus(options: RunOptions, n_series: int) -> RunOptions:
+    """``options`` with the CPUs of unused series slots given to the series that run: fewer
+    series than ``workers`` share all ``workers * cpus_per_series`` CPUs (one series, --workers
+    2 on 2 cores: the preview's FBP gets both)."""
+    running = max(1, min(options.workers, n_series))
+    if running >= options.workers:
+        return options
+    return dataclasses.replace(options, cpus_per_series=options.cpus_per_series * options.workers // running)
+
+
 def run_folder(
-    input_dir: str | os.PathLike[str],
+    input_dir: str | os.PathLike[str],  # a folder of tilt series or a samplesheet
     out: str | os.PathLike[str],
     options: RunOptions,
     *,
@@ -264,6 +276,7 @@ def run_folder(
     """
     from emflow import __version__
     from emflow.manifest import write_manifest
+    from emflow.manifest.portal import every_file_succeeded
 
     input_dir, out = Path(input_dir).absolute(), Path(out).absolute()
     series, ignored = discover_series(input_dir)
@@ -277,7 +290,7 @@ def run_folder(
             progress.log(f"ignored (not a tilt series): {printable(path.name)}")
         if not series:
             progress.log(f"no tilt series (*.mrc, *.st) found in {input_dir}", show=True)
-        contexts = _contexts(series, out, options, progress)
+        contexts = _contexts(series, out, spread_cpus(options, sum(s.ok for s in series)), progress)
         if options.workers > 1 and len(contexts) > 1:
             _run_in_pool(contexts, progress, min(options.workers, len(contexts)))
         else:
@@ -288,4 +301,4 @@ def run_folder(
                      f"succeeded; status {assets['status']}; see {out / 'report.html'}", show=True)
     finally:
         progress.close()
-    return 0 if assets["status"] == "success" else 1
+    return 0 if every_file_succeeded(assets) else 1

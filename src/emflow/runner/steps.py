@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from emflow.errors import EmflowInputError, EmflowStepError
-from emflow.runner.discover import Series
+from emflow.series import Series
 
 MIN_TILTS = 3
 
@@ -46,10 +46,47 @@ class RunOptions:
     tilt_fps: int = 4
     rec_fps: int = 8
     movie_size: int = 1024
+    # fields given explicitly on the command line ("tilt_axis_deg", "thickness_px", ...): they win
+    # over a samplesheet row; the others are run-wide defaults that a row replaces
+    explicit: frozenset[str] = frozenset()
+    # where each row-set field came from ("samplesheet row 3"), filled by series_options
+    row_fields: tuple[str, ...] = ()
+    row_source: str = ""
 
 
 # Options that do not change any output (how the work is spread), left out of `options_key`.
-SCHEDULING_FIELDS = ("workers", "cpus_per_series", "resume")
+SCHEDULING_FIELDS = ("workers", "cpus_per_series", "resume", "explicit", "row_source")
+# Row fields that are RunOptions fields (the others are AdocParams fields in `adoc`).
+RUN_FIELDS = ("tilt_axis_deg", "recon")
+OPTION_NAMES = {"tilt_axis_deg": "--tilt-axis-deg", "pixel_size_nm": "--pixel-size-nm", "thickness_px": "--thickness",
+                "bin_factor": "--bin", "recon": "--recon"}
+
+
+def series_options(options: RunOptions, series: Series) -> RunOptions:
+    """``options`` for one series: its samplesheet row's values replace the run-wide ones,
+    except where the run-wide value was given explicitly (explicit > row > metadata > default)."""
+    used = {k: v for k, v in series.params.items() if k not in options.explicit}
+    if not used:
+        return options
+    adoc = {**options.adoc, **{k: v for k, v in used.items() if k not in RUN_FIELDS}}
+    run = {k: v for k, v in used.items() if k in RUN_FIELDS}
+    return dataclasses.replace(options, adoc=adoc, row_fields=tuple(sorted(used)), row_source=series.source, **run)
+
+
+# Built-in defaults of the row fields: a run-wide value equal to one is reported as "default" (the
+# pipeline cannot tell a parameter given on purpose from its configured default).
+FIELD_DEFAULTS: dict[str, Any] = {"tilt_axis_deg": None, "pixel_size_nm": None, "thickness_px": 256, "bin_factor": 4,
+                                  "recon": "auto"}
+
+
+def value_source(options: RunOptions, field: str) -> str:
+    """Where a series' value of ``field`` came from: its row, a run-wide option, or the default."""
+    if field in options.row_fields:
+        return options.row_source
+    value = getattr(options, field) if field in RUN_FIELDS else options.adoc.get(field)
+    if value is None or value == FIELD_DEFAULTS.get(field):
+        return "default"
+    return OPTION_NAMES.get(field, field)
 
 
 def options_key(options: RunOptions) -> str:
@@ -120,7 +157,8 @@ def intermediates(ctx: SeriesContext) -> list[Path]:
 
 
 def check_input(ctx: SeriesContext) -> StepResult:
-    """Header, 3D and tilt angles of the stack, and the user's .adoc, before any heavy work."""
+    """Header, 3D and tilt angles of the stack, and the user's .adoc, before any heavy work; the
+    series' tilt axis and pixel size with their sources (explicit > row > metadata > default)."""
     from emflow.mrc import read_info, require_3d
     from emflow.tilt_angles import find_tilt_angles
 
@@ -140,6 +178,27 @@ def check_input(ctx: SeriesContext) -> StepResult:
     return StepResult(inputs=inputs, outputs=[], extra={"tilt_angle_source": angles.source})
 
 
+def _given(ctx: SeriesContext, field: str, value: Any) -> Any:
+    from emflow.acquisition import Sourced
+
+    source = value_source(ctx.options, field)
+    return Sourced(float(value), source) if value is not None and source != "default" else None
+
+
+def adoc_parameters(ctx: SeriesContext) -> dict[str, Any]:
+    """``{name: {"value", "source"[, "conflicts"]}}`` of a rendered .adoc's per-series values
+    (what `emflow adoc` records for the pipeline)."""
+    from emflow.acquisition import resolve_pixel_size
+
+    adoc = ctx.options.adoc
+    pixel = resolve_pixel_size(ctx.series.stack, explicit=_given(ctx, "pixel_size_nm", adoc.get("pixel_size_nm")))
+    return {
+        "pixel_size_nm": pixel.to_json(),
+        "thickness_px": {"value": adoc.get("thickness_px", 256), "source": value_source(ctx.options, "thickness_px")},
+        "bin_factor": {"value": adoc.get("bin_factor", 4), "source": value_source(ctx.options, "bin_factor")},
+    }
+
+
 def render_adoc(ctx: SeriesContext) -> StepResult:
     """Render ``.emflow/adoc/B.adoc`` from the options; nothing to do for a user's own file."""
     if ctx.series.user_adoc is not None:
@@ -150,7 +209,7 @@ def render_adoc(ctx: SeriesContext) -> StepResult:
     params = {k: v for k, v in ctx.options.adoc.items() if k in known and v is not None}
     params.setdefault("dataset_dir", str(ctx.brt_dir))
     written = Path(write_adoc(ctx.series.stack, ctx.adoc_source.parent, AdocParams(**params)))
-    return StepResult([ctx.series.stack], [written], {"adoc": "rendered"})
+    return StepResult([ctx.series.stack], [written], {"adoc": "rendered", "parameters": adoc_parameters(ctx)})
 
 
 def run_reconstruction(ctx: SeriesContext) -> StepResult:
@@ -158,16 +217,19 @@ def run_reconstruction(ctx: SeriesContext) -> StepResult:
     from emflow.brt import run_brt
 
     opts = ctx.options
+    given = _given(ctx, "tilt_axis_deg", opts.tilt_axis_deg)  # else run_brt reads the metadata
     result = run_brt(
-        ctx.series.stack, ctx.adoc_source, ctx.brt_dir, recon=opts.recon,
-        cpus=opts.cpus_per_series, gpus=opts.gpus, tilt_axis_deg=opts.tilt_axis_deg,
+        ctx.series.stack, ctx.adoc_source, ctx.brt_dir, recon=opts.recon, cpus=opts.cpus_per_series, gpus=opts.gpus,
+        tilt_axis_deg=given.value if given else None, tilt_axis_source=given.source if given else "",
     )
     suffixes = (".adoc", "_ali.mrc", "_rec.mrc", "_full_rec.mrc", ".tlt", ".xf")
     outputs = [ctx.brt_file(s) for s in suffixes if ctx.brt_file(s).exists()]
     for required in ("_ali.mrc", "_rec.mrc"):
         if not ctx.brt_file(required).exists():
             raise EmflowStepError(ctx.brt_file(required), "reconstruction finished without writing this file")
-    return StepResult([ctx.series.stack, ctx.adoc_source], outputs, {"backend": str(result.backend)})
+    params = {"tilt_axis_deg": result.tilt_axis.to_json()} if result.tilt_axis is not None else {}
+    params["recon"] = {"value": opts.recon, "source": value_source(opts, "recon")}
+    return StepResult([ctx.series.stack, ctx.adoc_source], outputs, {"backend": str(result.backend), "parameters": params})
 
 
 def _paths(result: dict[str, Any]) -> list[Path]:
@@ -197,16 +259,21 @@ def pyramid_source(ctx: SeriesContext) -> Path:
 
 
 def pyramid(ctx: SeriesContext) -> StepResult:
-    """``neuro-B/`` (and/or ``B.ome.zarr`` with --ng-format zarr|both) and ``B_min_max.json``."""
+    """``neuro-B/`` (and/or ``B.ome.zarr`` + ``B_shader.json`` with --ng-format zarr|both),
+    ``B_min_max.json`` and the viewer state ``B_neuroglancer.json`` (as NG_PYRAMID writes them)."""
     from emflow.pyramid import make_pyramid
+    from emflow.pyramid.shader import write_shader_json
+    from emflow.view.state import write_state
 
     source, fmt = pyramid_source(ctx), ctx.options.ng_format
     neuro = ctx.series_dir / f"neuro-{ctx.name}"
     zarr = ctx.series_dir / f"{ctx.name}.ome.zarr"
     minmax = ctx.series_dir / f"{ctx.name}_min_max.json"
-    make_pyramid(source, neuro, minmax_json=minmax, overwrite=True, workers=ctx.options.cpus_per_series,
-                 ng_format=fmt, zarr_out=zarr if fmt != "precomputed" else None)
-    outputs = ([neuro] if fmt != "zarr" else []) + ([zarr] if fmt != "precomputed" else []) + [minmax]
+    result = make_pyramid(source, neuro, minmax_json=minmax, overwrite=True, workers=ctx.options.cpus_per_series,
+                          ng_format=fmt, zarr_out=zarr if fmt != "precomputed" else None)
+    shader = [write_shader_json(zarr, result.stats, source)[0]] if result.zarr_out is not None else []
+    state = write_state(ctx.series_dir, ctx.name)
+    outputs = ([neuro] if fmt != "zarr" else []) + ([zarr] if fmt != "precomputed" else []) + [minmax] + shader + [state]
     return StepResult([source], outputs)
 
 

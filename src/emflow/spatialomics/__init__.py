@@ -9,7 +9,7 @@ Public API: `process_session(session, outdir, *, workers=1) -> list[FileResult]`
 
 from emflow.spatialomics.manifest import collect_entries, session_manifest, write_session_manifest
 from emflow.spatialomics.process import process_file, process_session
-from emflow.spatialomics.results import FileResult, ImageResult, manifest_status, record_path
+from emflow.spatialomics.results import FileResult, ImageResult, record_path
 from emflow.spatialomics.session import SessionPlan, discover_session
 
 __all__ = [
@@ -17,7 +17,6 @@ __all__ = [
     "ImageResult",
     "SessionPlan",
     "discover_session",
-    "manifest_status",
     "process_file",
     "process_session",
     "record_path",

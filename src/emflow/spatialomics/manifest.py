@@ -20,13 +20,14 @@ from typing import Any
 
 from emflow.errors import EmflowInputError
 from emflow.manifest import publish_manifest
-from emflow.spatialomics.results import RECORD_SUFFIX, FileResult, manifest_status
+from emflow.manifest.portal import manifest_of
+from emflow.spatialomics.results import RECORD_SUFFIX, FileResult
 from emflow.spatialomics.session import discover_session
 
 
 def session_manifest(entries: list[dict[str, Any]]) -> dict[str, Any]:
-    """The manifest dict: top-level status from the entries' statuses, entries in order."""
-    return {"status": manifest_status([e["status"] for e in entries]), "files": list(entries)}
+    """The manifest dict: top-level status from the entries' statuses (the portal's rule), entries in order."""
+    return manifest_of(list(entries))
 
 
 def _read_record(path: Path) -> dict[str, Any]:

@@ -72,14 +72,6 @@ class FileResult:
         }
 
 
-def manifest_status(statuses: list[str]) -> str:
-    """Top-level status from the files' statuses: success (all), partial (some failed), error
-    (all failed or no file)."""
-    failed = sum(status != "success" for status in statuses)
-    if not statuses or failed == len(statuses):
-        return "error"
-    return "partial" if failed else "success"
-
 
 def record_path(file_outdir: str | os.PathLike[str], stem: str) -> Path:
     """Where a file's manifest entry is kept: ``OUT/<group>/<stem>/<stem>.asset.json``."""

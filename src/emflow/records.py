@@ -27,6 +27,15 @@ from emflow.atomic import TMP_PREFIX, write_json_atomic
 
 STATUS_SUFFIX = ".status.json"
 
+# Fields a command adds to the record that `emflow record` writes for it (same process), e.g. the
+# per-series parameters and their sources (`emflow adoc`, `emflow brt`).
+RECORD_EXTRA: dict[str, Any] = {}
+
+
+def add_record_extra(**fields: Any) -> None:
+    """Add ``fields`` to the status record of the command now running under `emflow record`."""
+    RECORD_EXTRA.update(fields)
+
 
 def fingerprint(path: str | os.PathLike[str]) -> dict[str, Any]:
     """``{"path", "size", "mtime_ns"}`` of a file, or of a folder (sum of sizes, newest mtime).

@@ -1,17 +1,17 @@
 """Streamed OME-Zarr (NGFF 0.4, zarr v2) multiscale writer for 3D volumes (issue 11).
 
+The MRC -> ``B.ome.zarr`` + ``B_shader.json`` pass that drives it is `emflow.pyramid.write_zarr`.
+
 Public API
 ----------
 level_shapes(shape_zyx, chunk)          (z, y, x) shape of every level
 downsample_mean_trunc(block, dtype)     one 2x2x2 float32 mean step, cast back by truncation
-multiscales_attrs(levels, voxel_nm, name)  the NGFF 0.4 ``.zattrs`` dict
+multiscales_attrs(levels, voxel_nm, name)  the NGFF 0.4 ``.zattrs`` dict (emflow.omezarr.ngff)
 ZarrPyramidWriter(path, shape_zyx, dtype, voxel_size_nm_zyx, chunk=64)
                                         ``.add_slab(z0, slab)`` in z order, ``.close()``; or
                                         ``.band_writer()`` for band jobs + ``.add_band(piece, row_done)``
 ZarrBand(folder, chunks, dtype, downsample).write(band, z0, y0)
                                         level-0 chunks of one band (in a worker), its level-1 mean
-write_zarr(volume_path, out_path, chunk=64, workers=1) -> dict
-                                        MRC -> ``B.ome.zarr`` + ``B_shader.json`` in one pass
 
 Rules (issue 11, as the facility's ``zarr_build_multiscales`` did): level k+1 is the 2x2x2 mean
 of level k computed in float32, an odd trailing element of any axis dropped, cast back to the
@@ -34,12 +34,10 @@ from pathlib import Path
 import numpy as np
 from numcodecs import Blosc
 
-from emflow.atomic import CloseOrAbort, atomic_dir, write_json_atomic
+from emflow.atomic import CloseOrAbort, atomic_dir
 from emflow.errors import EmflowInputError
-from emflow.mrc import read_info
-from emflow.pyramid.shader import native_offset, shader_json_path, shader_params_from_stats
+from emflow.omezarr.ngff import multiscales_metadata
 
-NGFF_VERSION = "0.4"
 COMPRESSOR = {"id": "blosc", "cname": "zstd", "clevel": 5, "shuffle": Blosc.SHUFFLE, "blocksize": 0}
 SUPPORTED_DTYPES = ("int8", "uint8", "int16", "uint16", "float32")
 DOWNSAMPLE_Z_PAIRS = 4
@@ -97,28 +95,11 @@ def zarray_meta(shape: Sequence[int], chunks: Sequence[int], dtype: np.dtype) ->
 
 
 def multiscales_attrs(n_levels: int, voxel_size_nm_zyx: Sequence[float], name: str) -> dict:
-    """NGFF 0.4 ``.zattrs``: axes z, y, x in nanometer, scale = voxel size x 2^level."""
-    datasets = [
-        {
-            "path": str(level),
-            "coordinateTransformations": [
-                {"type": "scale", "scale": [float(v) * 2**level for v in voxel_size_nm_zyx]}
-            ],
-        }
-        for level in range(n_levels)
-    ]
-    return {
-        "multiscales": [
-            {
-                "version": NGFF_VERSION,
-                "name": name,
-                "axes": [{"name": ax, "type": "space", "unit": "nanometer"} for ax in "zyx"],
-                "datasets": datasets,
-                "type": "mean",
-                "metadata": {"description": DOWNSAMPLING},
-            }
-        ]
-    }
+    """NGFF 0.4 ``.zattrs``: axes z, y, x in nanometer, scale = voxel size x 2^level (no
+    translation: the facility's ``zarr_build_multiscales`` wrote none)."""
+    axes = [{"name": ax, "type": "space", "unit": "nanometer"} for ax in "zyx"]
+    return {"multiscales": multiscales_metadata(n_levels, name, axes, voxel_size_nm_zyx,
+                                                metadata={"description": DOWNSAMPLING})}
 
 
 class _Level:
@@ -347,37 +328,3 @@ class ZarrPyramidWriter(CloseOrAbort):
     def abort(self) -> None:
         """Remove the temp folder; ``path`` is left as it was."""
         self._stack.__exit__(RuntimeError, RuntimeError("aborted"), None)
-
-
-
-def write_zarr(volume_path: str | os.PathLike[str], out_path: str | os.PathLike[str], *, chunk: int = 64,
-               workers: int = 1, mad: float = 5.0, shader_json: str | os.PathLike[str] | None = None,
-               overwrite: bool = False, force: bool = False) -> dict:
-    """Write an MRC volume as OME-Zarr plus its shader parameters JSON, in one pass.
-
-    The pass is `emflow.pyramid.make_pyramid` with ``ng_format="zarr"`` (the same checked slab
-    reader and histogram as the precomputed pyramid); the shader parameters are its statistics
-    shifted back to native values.
-
-    Parameters
-    ----------
-    volume_path : the MRC volume (3D; int8, uint8, int16, uint16, float32; float16 -> float32);
-        a tilt series is refused unless ``force``
-    out_path : the ``.ome.zarr`` folder to create
-    chunk, workers : chunk edge (a power of two) and chunk-writing threads
-    mad : MAD multiple of the shader ``range``
-    shader_json : where the shader parameters go (default `shader_json_path(out_path)`,
-        ``B.ome.zarr`` -> ``B_shader.json`` beside it)
-    overwrite : replace an existing ``out_path``
-
-    Returns
-    -------
-    The shader parameters dict (see `emflow.pyramid.shader`).
-    """
-    from emflow.pyramid.make import make_pyramid
-
-    result = make_pyramid(volume_path, out_path, mad=mad, chunk=chunk, workers=workers, overwrite=overwrite,
-                          force=force, ng_format="zarr", zarr_out=out_path)
-    params = shader_params_from_stats(result.stats, mad, native_offset(read_info(volume_path).dtype))
-    write_json_atomic(shader_json or shader_json_path(out_path), params)
-    return params

@@ -1,4 +1,5 @@
-"""Series discovery in a BRT input folder (SPEC §1).
+"""Series discovery in a BRT input folder or samplesheet (SPEC §1); used by the runner, the
+manifest and the CLI, so it lies below all three.
 
 Every ``*.mrc`` / ``*.st`` (any case) directly in the folder is one tilt series; BASENAME is the
 name before the last dot; ``BASENAME.adoc`` beside it is the user's own directive file. A stack
@@ -7,8 +8,8 @@ own and the others continue. Other files are listed as ignored.
 
 Public names
 ------------
-Series              stack, basename, user_adoc, error
-discover_series(input_dir) -> (list[Series], list[Path] ignored)
+Series              stack, basename, user_adoc, error, tilt_angles, params, source
+discover_series(input) -> (list[Series], list[Path] ignored)   a folder, or a samplesheet (CSV/TSV)
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
+from typing import Any
 
 from emflow.errors import EmflowInputError
 from emflow.names import basename_of, check_basename, is_stack_file
@@ -37,6 +39,11 @@ class Series:
     basename: str
     user_adoc: Path | None = None
     error: str = ""
+    # from a samplesheet row: its tilt-angle file, its parameters (AdocParams/RunOptions field ->
+    # value, set cells only) and where they came from ("sheet.csv row 3")
+    tilt_angles: Path | None = None
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
+    source: str = ""
 
     @property
     def ok(self) -> bool:
@@ -63,17 +70,37 @@ def _series_for(stack: Path) -> Series:
     return Series(stack=stack, basename=raw, user_adoc=adoc if adoc.is_file() else None)
 
 
+def sheet_series(sheet: str | os.PathLike[str]) -> list[Series]:
+    """The series of a samplesheet, in row order (every row checked: EmflowProblemsError)."""
+    from emflow.samplesheet import ROW_PARAMETERS, read_samplesheet
+
+    from emflow.samplesheet import sheet_label
+
+    sheet = Path(sheet)
+    label = sheet_label(sheet.name)
+    return [
+        Series(stack=row.stack, basename=row.id, user_adoc=row.adoc, tilt_angles=row.tilt_angles,
+               params={ROW_PARAMETERS[k]: v for k, v in row.values.items()}, source=f"{label} row {row.line}")
+        for row in read_samplesheet(sheet)
+    ]
+
+
 def discover_series(input_dir: str | os.PathLike[str]) -> tuple[list[Series], list[Path]]:
-    """The tilt series directly in ``input_dir`` (sorted by name) and the files ignored.
+    """The tilt series of ``input_dir`` and the files ignored: every stack directly in a folder
+    (sorted by name), or the rows of a samplesheet file (nothing ignored).
 
     Raises
     ------
     EmflowInputError
-        When ``input_dir`` is not a readable folder.
+        When ``input_dir`` is neither a readable folder nor a valid samplesheet.
     """
     folder = Path(input_dir)
+    if folder.is_file() and is_stack_file(folder):
+        raise EmflowInputError(folder, "is a tilt series; give its folder, or a samplesheet (CSV/TSV) that lists it")
+    if folder.is_file():
+        return sheet_series(folder), []
     if not folder.is_dir():
-        raise EmflowInputError(folder, "is not a folder (emflow run takes a folder of tilt series)")
+        raise EmflowInputError(folder, "is not a folder or a samplesheet (emflow run takes a folder of tilt series or a CSV/TSV sheet)")
     try:
         entries = sorted(folder.iterdir(), key=lambda p: os.fsencode(p.name))
     except OSError as exc:
