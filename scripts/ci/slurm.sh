@@ -135,26 +135,9 @@ if bad:
 PY
 }
 
-same_data() {  # same_data OUTDIR: the data files equal the bare local run's, byte for byte
-    # left out: pipeline_info/ and the run records (.emflow/*.status.json, assets.json,
-    # report.html, run_log.txt, brt_run.log: times, durations) and the .adoc (holds the work path)
-    python3 - "$local_out" "$1" <<'PY'
-import filecmp, sys
-from pathlib import Path
-ref, out = Path(sys.argv[1]), Path(sys.argv[2])
-skip_names = {"assets.json", "report.html", "run_log.txt", "brt_run.log"}
-def data_files(root):
-    return {p.relative_to(root) for p in root.rglob("*") if p.is_file()
-            and not {"pipeline_info", ".emflow"} & set(p.relative_to(root).parts)
-            and p.name not in skip_names and p.suffix != ".adoc"}
-want, got = data_files(ref), data_files(out)
-differ = [str(p) for p in sorted(want & got) if not filecmp.cmp(ref / p, out / p, shallow=False)]
-problems = [f"missing {sorted(map(str, want - got))}"] * bool(want - got) \
-    + [f"extra {sorted(map(str, got - want))}"] * bool(got - want) + [f"differ {differ}"] * bool(differ)
-if problems or not want:
-    sys.exit(f"slurm-ci: {out} vs {ref}: " + "; ".join(problems or ["no data files"]))
-print(f"slurm-ci:   {len(want)} data files identical to the local run")
-PY
+same_data() {  # same_data OUTDIR: the data files equal the bare local run's (scripts/ci/compare_outputs.py)
+    python3 "$repo/scripts/ci/compare_outputs.py" "$local_out" "$1" | sed 's/^/slurm-ci:   /'
+    return "${PIPESTATUS[0]}"
 }
 
 # 1. the pipeline through Slurm, capped to the node, with one job cancelled mid-run
