@@ -80,3 +80,15 @@ def test_not_json(tmp_path, capsys):
     bad.write_text("{nope")
     assert main(["validate-params", str(bad), "--schema", str(SCHEMA)]) == 2
     assert "parameters is not valid JSON" in capsys.readouterr().err
+
+
+def test_site_caps_accept_nextflow_units_and_refuse_others(schema):
+    """--max_cpus/--max_memory/--max_time (process.resourceLimits) take Nextflow's units."""
+    required = {"input": str(REPO), "outdir": "results"}
+    good = {"max_cpus": "2", "max_memory": "6.GB", "max_time": "1.h", "site_config": "site.config"}
+    assert check_params(required | good, schema) == []
+    bad = check_params(required | {"max_cpus": "0", "max_memory": "6 gigs", "max_time": "soon"}, schema)
+    assert [problem.split(":")[0] for problem in bad] == ["--max_cpus", "--max_memory", "--max_time"]
+    props = schema_properties(schema)
+    assert (props["max_cpus"]["default"], props["max_memory"]["default"], props["max_time"]["default"]) \
+        == (16, "128.GB", "240.h")
