@@ -107,9 +107,14 @@ def view() -> Iterator:
 def level0(out: Path, name: str, scheme: str) -> np.ndarray:
     """Full-resolution voxels (z, y, x) as served: precomputed raw chunks, or the OME-Zarr array."""
     if scheme == "zarr":
-        import zarr
-
-        return np.asarray(zarr.open_array(out / name / f"{name}.ome.zarr" / "0", mode="r"))
+        # read in a child process: zarr 3 leaves I/O threads running in the process that uses it,
+        # and with foreign threads alive the preview's workers (tests/preview) would not fork
+        array = out / name / f"{name}.ome.zarr" / "0"
+        npy = out / f"{name}.level0.npy"
+        subprocess.run([sys.executable, "-c", "import sys, numpy, zarr; "
+                        "numpy.save(sys.argv[2], numpy.asarray(zarr.open_array(sys.argv[1], mode='r')))",
+                        str(array), str(npy)], check=True, timeout=120)
+        return np.load(npy)
     folder = out / name / f"neuro-{name}"
     scale = json.loads((folder / "info").read_text())["scales"][0]
     nx, ny, nz = scale["size"]

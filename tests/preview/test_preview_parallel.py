@@ -22,6 +22,15 @@ ANGLES = np.arange(-60.0, 61.0, 3.0)
 OUTPUTS = ("ali", "full_rec", "rec", "tlt", "xf")
 
 
+@pytest.fixture(autouse=True)
+def no_foreign_threads() -> None:
+    """The workers fork only when no other thread is alive; a thread left by an earlier test in
+    this process would silently make every test here run in one process, so say so instead."""
+    others = [t.name for t in threading.enumerate()
+              if t is not threading.current_thread() and t.name != "QueueFeederThread"]
+    assert not others, f"threads left alive by an earlier test (the preview would not fork): {others}"
+
+
 @pytest.fixture(scope="module")
 def series(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 41-tilt series of a blob phantom, 40 rows x 56 columns, shifted by up to 5 px."""
