@@ -15,6 +15,13 @@ import pytest
 
 from emflow.mrc import write_volume
 
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``forks`` run first: the preview forks its workers only in a process with no
+    other thread alive, and libraries used by other tests (zarr 3's I/O loop) leave threads
+    running for the rest of the session."""
+    items.sort(key=lambda item: item.get_closest_marker("forks") is None)  # stable: order kept otherwise
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("EMFLOW_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
 

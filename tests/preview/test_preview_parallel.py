@@ -18,6 +18,8 @@ from emflow.runner.local import spread_cpus
 from emflow.runner.steps import RunOptions
 from preview_phantom import blob_phantom, project, shifted_noisy
 
+pytestmark = pytest.mark.forks  # run first (tests/conftest.py): the workers fork
+
 ANGLES = np.arange(-60.0, 61.0, 3.0)
 OUTPUTS = ("ali", "full_rec", "rec", "tlt", "xf")
 
