@@ -72,9 +72,7 @@ def _series_for(stack: Path) -> Series:
 
 def sheet_series(sheet: str | os.PathLike[str]) -> list[Series]:
     """The series of a samplesheet, in row order (every row checked: EmflowProblemsError)."""
-    from emflow.samplesheet import ROW_PARAMETERS, read_samplesheet
-
-    from emflow.samplesheet import sheet_label
+    from emflow.samplesheet import ROW_PARAMETERS, read_samplesheet, sheet_label
 
     sheet = Path(sheet)
     label = sheet_label(sheet.name)

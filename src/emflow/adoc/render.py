@@ -17,7 +17,6 @@ import logging
 import math
 import os
 from pathlib import Path
-from typing import Any
 
 import jinja2
 
@@ -115,18 +114,13 @@ def _apply_extra(text: str, directives: dict[str, str], extra: dict[str, str]) -
     return "\n".join(lines) + "\n"
 
 
-def pixel_size_choice(stack_path: Path, params: AdocParams, source: str = "--pixel-size-nm") -> Any:
-    """The pixel size (emflow.acquisition.Choice): ``params.pixel_size_nm`` (from ``source``), else
-    the acquisition metadata: header voxel size (Å / 10, unless 0 or 1 Å), .mdoc, FEI header."""
+def _pixel_size_nm(stack_path: Path, params: AdocParams) -> float:
+    """``params.pixel_size_nm``, else the acquisition metadata: header voxel size (Å / 10, unless
+    0 or 1 Å), .mdoc, FEI header; none anywhere is an error."""
     from emflow.acquisition import Sourced, resolve_pixel_size
 
-    given = Sourced(float(params.pixel_size_nm), source) if params.pixel_size_nm is not None else None
-    return resolve_pixel_size(stack_path, explicit=given)
-
-
-def _pixel_size_nm(stack_path: Path, params: AdocParams) -> float:
-    """The chosen pixel size; none anywhere (header unset, no .mdoc/FEI field) is an error."""
-    choice = pixel_size_choice(stack_path, params)
+    given = Sourced(float(params.pixel_size_nm), "--pixel-size-nm") if params.pixel_size_nm is not None else None
+    choice = resolve_pixel_size(stack_path, explicit=given)
     if choice.value is None:
         from emflow.mrc import read_info
 

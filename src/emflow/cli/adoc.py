@@ -97,23 +97,12 @@ def adoc(ctx: click.Context, stack: Path, outdir: Path, pixel_size_nm: float | N
 def _record_parameters(ctx: click.Context, stack: Path, params: AdocParams, row: dict[str, object],
                        row_source: str) -> None:
     """The values this series' .adoc got and where each came from, for `emflow record`."""
-    from emflow.adoc.render import pixel_size_choice
+    from emflow.parameters import adoc_parameters, value_source
     from emflow.records import add_record_extra
 
-    from emflow.runner.steps import FIELD_DEFAULTS
-
-    def source(field: str, option: str) -> str:
-        if field in row:
-            return row_source
-        value = getattr(params, field)
-        return "default" if value is None or value == FIELD_DEFAULTS[field] else option
-
-    pixel = pixel_size_choice(stack, params, source("pixel_size_nm", "--pixel-size-nm"))
-    add_record_extra(parameters={
-        "pixel_size_nm": pixel.to_json(),
-        "thickness_px": {"value": params.thickness_px, "source": source("thickness_px", "--thickness")},
-        "bin_factor": {"value": params.bin_factor, "source": source("bin_factor", "--bin")},
-    })
+    values = {field: getattr(params, field) for field in ("pixel_size_nm", "thickness_px", "bin_factor")}
+    add_record_extra(parameters=adoc_parameters(
+        stack, values, lambda field: value_source(field, values[field], row, row_source)))
 
 
 @click.command("adoc-check")

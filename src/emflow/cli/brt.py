@@ -38,17 +38,17 @@ def brt(stack: Path, adoc_path: Path, workdir: Path, cpus: int, gpus: int, recon
 
     Example: emflow brt tilt.mrc --adoc tilt.adoc --workdir work --cpus 8 --gpus 1
     """
+    from emflow.parameters import value_source
     from emflow.records import add_record_extra
     from emflow.samplesheet import parse_row_pairs
 
     row = parse_row_pairs(row_pairs)
-    source = row_source if "tilt_axis_deg" in row else "--tilt-axis-deg"
     tilt_axis_deg = row.get("tilt_axis_deg", tilt_axis_deg)
     recon = row.get("recon", recon)
     result = run_brt(stack, adoc_path, workdir, recon=recon, cpus=cpus, gpus=gpus, tilt_axis_deg=tilt_axis_deg,
-                     tilt_axis_source=source)
+                     tilt_axis_source=value_source("tilt_axis_deg", tilt_axis_deg, row, row_source))
     add_record_extra(backend=result.backend, parameters={
         **({"tilt_axis_deg": result.tilt_axis.to_json()} if result.tilt_axis is not None else {}),
-        "recon": {"value": recon, "source": row_source if "recon" in row else ("default" if recon == "auto" else "--recon")},
+        "recon": {"value": recon, "source": value_source("recon", recon, row, row_source)},
     })
     click.echo(f"{result.backend}: {result.outputs.folder}")

@@ -15,17 +15,15 @@ RECON_CHOICES = ("auto", "imod", "preview")
 # cores; bin 2 saves little: the movies' 1024 x 1024 encoding dominates), and the tilt axis of the
 # sample's acquisition log, "Tilt Axis Angle: 90.00" (IMOD's rotation from the y axis).
 DEMO_SHEET = "samplesheet.csv"
-# `emflow run` option -> the RunOptions/AdocParams field a samplesheet row may also set
-ROW_OPTIONS = {"tilt_axis_deg": "tilt_axis_deg", "pixel_size_nm": "pixel_size_nm", "thickness_px": "thickness_px",
-               "bin_factor": "bin_factor", "recon": "recon"}
 
 
 def _explicit(ctx: click.Context) -> frozenset[str]:
     """Row fields whose option was given on the command line: they win over a samplesheet row."""
     from click.core import ParameterSource
 
-    return frozenset(field for option, field in ROW_OPTIONS.items()
-                     if ctx.get_parameter_source(option) == ParameterSource.COMMANDLINE)
+    from emflow.parameters import OPTION_NAMES  # the row fields; each is also this command's option name
+
+    return frozenset(field for field in OPTION_NAMES if ctx.get_parameter_source(field) == ParameterSource.COMMANDLINE)
 
 
 def _adoc_params(**values: object) -> dict[str, object]:

@@ -58,8 +58,6 @@ class RunOptions:
 SCHEDULING_FIELDS = ("workers", "cpus_per_series", "resume", "explicit", "row_source")
 # Row fields that are RunOptions fields (the others are AdocParams fields in `adoc`).
 RUN_FIELDS = ("tilt_axis_deg", "recon")
-OPTION_NAMES = {"tilt_axis_deg": "--tilt-axis-deg", "pixel_size_nm": "--pixel-size-nm", "thickness_px": "--thickness",
-                "bin_factor": "--bin", "recon": "--recon"}
 
 
 def series_options(options: RunOptions, series: Series) -> RunOptions:
@@ -73,20 +71,12 @@ def series_options(options: RunOptions, series: Series) -> RunOptions:
     return dataclasses.replace(options, adoc=adoc, row_fields=tuple(sorted(used)), row_source=series.source, **run)
 
 
-# Built-in defaults of the row fields: a run-wide value equal to one is reported as "default" (the
-# pipeline cannot tell a parameter given on purpose from its configured default).
-FIELD_DEFAULTS: dict[str, Any] = {"tilt_axis_deg": None, "pixel_size_nm": None, "thickness_px": 256, "bin_factor": 4,
-                                  "recon": "auto"}
-
-
 def value_source(options: RunOptions, field: str) -> str:
-    """Where a series' value of ``field`` came from: its row, a run-wide option, or the default."""
-    if field in options.row_fields:
-        return options.row_source
+    """Where a series' value of ``field`` came from (`emflow.parameters.value_source`)."""
+    from emflow.parameters import value_source as source
+
     value = getattr(options, field) if field in RUN_FIELDS else options.adoc.get(field)
-    if value is None or value == FIELD_DEFAULTS.get(field):
-        return "default"
-    return OPTION_NAMES.get(field, field)
+    return source(field, value, options.row_fields, options.row_source)
 
 
 def options_key(options: RunOptions) -> str:
@@ -178,25 +168,13 @@ def check_input(ctx: SeriesContext) -> StepResult:
     return StepResult(inputs=inputs, outputs=[], extra={"tilt_angle_source": angles.source})
 
 
-def _given(ctx: SeriesContext, field: str, value: Any) -> Any:
-    from emflow.acquisition import Sourced
-
-    source = value_source(ctx.options, field)
-    return Sourced(float(value), source) if value is not None and source != "default" else None
-
-
 def adoc_parameters(ctx: SeriesContext) -> dict[str, Any]:
-    """``{name: {"value", "source"[, "conflicts"]}}`` of a rendered .adoc's per-series values
-    (what `emflow adoc` records for the pipeline)."""
-    from emflow.acquisition import resolve_pixel_size
+    """The rendered .adoc's per-series values with their sources (as `emflow adoc` records them)."""
+    from emflow.parameters import FIELD_DEFAULTS, adoc_parameters
 
-    adoc = ctx.options.adoc
-    pixel = resolve_pixel_size(ctx.series.stack, explicit=_given(ctx, "pixel_size_nm", adoc.get("pixel_size_nm")))
-    return {
-        "pixel_size_nm": pixel.to_json(),
-        "thickness_px": {"value": adoc.get("thickness_px", 256), "source": value_source(ctx.options, "thickness_px")},
-        "bin_factor": {"value": adoc.get("bin_factor", 4), "source": value_source(ctx.options, "bin_factor")},
-    }
+    values = {field: ctx.options.adoc.get(field, FIELD_DEFAULTS[field])
+              for field in ("pixel_size_nm", "thickness_px", "bin_factor")}
+    return adoc_parameters(ctx.series.stack, values, lambda field: value_source(ctx.options, field))
 
 
 def render_adoc(ctx: SeriesContext) -> StepResult:
@@ -216,8 +194,10 @@ def run_reconstruction(ctx: SeriesContext) -> StepResult:
     """batchruntomo (or the preview backend) in ``brt/``."""
     from emflow.brt import run_brt
 
+    from emflow.parameters import given as explicit
+
     opts = ctx.options
-    given = _given(ctx, "tilt_axis_deg", opts.tilt_axis_deg)  # else run_brt reads the metadata
+    given = explicit(opts.tilt_axis_deg, value_source(opts, "tilt_axis_deg"))  # else run_brt reads the metadata
     result = run_brt(
         ctx.series.stack, ctx.adoc_source, ctx.brt_dir, recon=opts.recon, cpus=opts.cpus_per_series, gpus=opts.gpus,
         tilt_axis_deg=given.value if given else None, tilt_axis_source=given.source if given else "",
