@@ -69,7 +69,7 @@ def series_assets(out: Path, name: str) -> tuple[list[dict[str, Any]], list[str]
                 metadata = json.loads(minmax.read_text(encoding="utf-8"))
                 # the portal's two generations read the precomputed asset's metadata (SPEC §8)
                 asset["metadata"] = neuroglancer_metadata(metadata) if kind == "neuroglancerPrecomputed" else metadata
-            except (OSError, ValueError, KeyError, TypeError):
+            except (OSError, ValueError, TypeError):  # unreadable, or not a min/max JSON
                 missing.append(minmax.name)
         assets.append(asset)
     return assets, sorted(set(missing), key=missing.index)

@@ -15,10 +15,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-LEGACY_KEYS = ("neuroglancerPrecomputedMin", "neuroglancerPrecomputedMax",
-               "neuroglancerPrecomputedFloor", "neuroglancerPrecomputedLimit")
-
-
 def manifest_status(file_statuses: Iterable[str]) -> str:
     """The portal's rule: "success is considered true if ANY conversion is successful"; "error"
     when none did or there was nothing to convert. ("partial" is not in the portal's enum: a
@@ -48,15 +44,15 @@ def neuroglancer_metadata(minmax: Mapping[str, Any]) -> dict[str, Any]:
 
     The legacy keys stay strings exactly as in the min/max JSON; the preferred form
     (``metadata.yml``: "Floor/Limit is used for window, while Min/Max is used for range") holds
-    the same four numbers as integers. Other keys of the min/max JSON are kept.
+    the same four numbers as integers: the invlerp control `emflow view` applies. Other keys of
+    the min/max JSON are kept. Raises ValueError for a dict that is not a min/max JSON.
     """
-    numbers = {key: int(str(minmax[key])) for key in LEGACY_KEYS}
+    from emflow.view.state import contrast_from_minmax
+
+    contrast = contrast_from_minmax(dict(minmax))
     return {
         **minmax,
         "shader": "Grayscale",
         "dimensions": "XYZ",
-        "shaderParameters": {
-            "window": [numbers["neuroglancerPrecomputedFloor"], numbers["neuroglancerPrecomputedLimit"]],
-            "range": [numbers["neuroglancerPrecomputedMin"], numbers["neuroglancerPrecomputedMax"]],
-        },
+        "shaderParameters": {"window": contrast["window"], "range": contrast["range"]},
     }
