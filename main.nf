@@ -12,19 +12,12 @@
 include { VALIDATE_PARAMS } from './modules/local/validate_params/main'
 include { MANIFEST        } from './modules/local/manifest/main'
 include { RUN_STATUS      } from './modules/local/run_status/main'
-include { BRT             } from './workflows/brt'
+include { BRT; launchPath } from './workflows/brt'
 include { SPATIALOMICS    } from './workflows/spatialomics'
 
 // --callback-url for the manifest tasks (a task input, so that -resume sees a change)
 def callbackOption(p) {
     return p.callback_url ? "--callback-url ${p.callback_url}".toString() : ''
-}
-
-// Every path parameter resolved against the launch directory, in the head job (issue 16): tasks
-// get only staged inputs, so relative paths work and containers see every file they read.
-def launchPath(value) {
-    def text = value.toString()
-    return file(text.startsWith('/') || text.contains('://') ? text : "${workflow.launchDir}/${text}")
 }
 
 def checkedInput(value) {

@@ -53,14 +53,21 @@ def seriesOf(stacks) {
     }
 }
 
-// A path parameter relative to the launch directory, made absolute in the head job (a shipped
-// template name such as 'cryo' stays as it is).
+// Every path parameter resolved against the launch directory, in the head job (issue 16): tasks
+// get only staged inputs, so relative paths work and containers see every file they read.
+def launchPath(value) {
+    def text = value.toString()
+    return file(text.startsWith('/') || text.contains('://') ? text : "${workflow.launchDir}/${text}")
+}
+
+// A template parameter for a task's command line: a relative file made absolute (main.nf checked
+// it exists), an absolute path or URL as given, a shipped template name such as 'cryo' as it is.
 def launchFile(value) {
     def text = value.toString()
     if (text.startsWith('/') || text.contains('://')) {
         return text
     }
-    def candidate = file("${workflow.launchDir}/${text}")
+    def candidate = launchPath(text)
     return candidate.exists() ? candidate.toString() : text
 }
 
